@@ -1,0 +1,50 @@
+using Sam2Interactive.Cache;
+using Sam2Interactive.Decoder;
+using Sam2Interactive.Encoder;
+
+namespace Sam2Interactive.Api;
+
+/// <summary>The composition root: configuration, stages, endpoints.</summary>
+internal static class Server
+{
+    public const int DefaultPort = 9090;
+
+    public static async Task<int> RunAsync(string[] args)
+    {
+        WebApplication app;
+        try
+        {
+            app = Build(args);
+        }
+        catch (ArgumentException e)
+        {
+            // Invalid settings stop start-up with a message naming the setting.
+            await Console.Error.WriteLineAsync("sam2i: invalid configuration: " + e.Message);
+            return 2;
+        }
+        await app.RunAsync();
+        return Environment.ExitCode;
+    }
+
+    /// <summary>Builds the server. Tests pass <paramref name="settings"/> to override environment settings.</summary>
+    public static WebApplication Build(string[] args, IReadOnlyDictionary<string, string?>? settings = null)
+    {
+        var builder = WebApplication.CreateSlimBuilder(args);
+        if (settings is not null) builder.Configuration.AddInMemoryCollection(settings);
+        if (string.IsNullOrEmpty(builder.Configuration["urls"]))
+        {
+            var port = builder.Configuration["PORT"] is { Length: > 0 } p ? p : DefaultPort.ToString(System.Globalization.CultureInfo.InvariantCulture);
+            builder.WebHost.UseUrls($"http://0.0.0.0:{port}");
+        }
+        builder.Services
+            .AddEncoder(builder.Configuration)
+            .AddDecoder(builder.Configuration)
+            .AddCache(builder.Configuration);
+        builder.Services.AddSingleton<Readiness>();
+        builder.Services.AddHostedService<ModelWarmup>();
+
+        var app = builder.Build();
+        app.MapHealthEndpoints();
+        return app;
+    }
+}

@@ -1,0 +1,139 @@
+using System.Text.RegularExpressions;
+using Microsoft.Extensions.Configuration;
+
+namespace Sam2Interactive.Encoder;
+
+/// <summary>Where the two ONNX files are, and how to run them. Read from flat environment-style keys.</summary>
+public sealed partial class ModelOptions
+{
+    /// <summary>The model sizes the official SAM2.1 release has.</summary>
+    public static readonly IReadOnlyList<string> KnownModelNames =
+        ["sam2.1_hiera_tiny", "sam2.1_hiera_small", "sam2.1_hiera_base_plus", "sam2.1_hiera_large"];
+
+    public const string DefaultModelName = "sam2.1_hiera_tiny";
+
+    /// <value>Folder searched for model files (<c>MODEL_DIR</c>, default <c>./models</c>).</value>
+    public string ModelDirectory { get; set; } = "models";
+
+    /// <value><c>MODEL_NAME</c>, or the size named by the seed backend's <c>MODEL_CONFIG</c>/<c>MODEL_CHECKPOINT</c>.</value>
+    public string ModelName { get; set; } = DefaultModelName;
+
+    /// <value>Explicit encoder file (<c>ENCODER_PATH</c>); overrides the directory search.</value>
+    public string? EncoderPath { get; set; }
+
+    /// <value>Explicit decoder file (<c>DECODER_PATH</c>).</value>
+    public string? DecoderPath { get; set; }
+
+    /// <value><c>DEVICE</c>: cuda or cpu. Default: cuda when this build carries the CUDA provider, else cpu.</value>
+    public string Device { get; set; } = DefaultDevice;
+
+    /// <value><c>MAX_IMAGE_PIXELS</c>: images with more pixels are refused from their header, before decoding. Default 100 M.</value>
+    public long MaxImagePixels { get; set; } = 100_000_000;
+
+    /// <value>ONNX Runtime intra-op threads (<c>THREADS</c>); 0 lets ONNX Runtime choose (one per core).</value>
+    public int Threads { get; set; }
+
+#if ORT_CUDA
+    public const string DefaultDevice = "cuda";
+#else
+    public const string DefaultDevice = "cpu";
+#endif
+
+    /// <summary>Reads MODEL_DIR, MODEL_NAME, MODEL_CONFIG, MODEL_CHECKPOINT, ENCODER_PATH, DECODER_PATH, DEVICE, THREADS.</summary>
+    /// <exception cref="ArgumentException">A setting has an invalid value; the message names it.</exception>
+    public static ModelOptions FromConfiguration(IConfiguration configuration)
+    {
+        var options = new ModelOptions();
+        if (configuration["MODEL_DIR"] is { Length: > 0 } dir) options.ModelDirectory = dir;
+        var name = configuration["MODEL_NAME"];
+        if (string.IsNullOrEmpty(name))
+        {
+            name = NameFromSeedSetting(configuration["MODEL_CONFIG"]) ?? NameFromSeedSetting(configuration["MODEL_CHECKPOINT"]);
+        }
+        if (!string.IsNullOrEmpty(name)) options.ModelName = name;
+        if (configuration["ENCODER_PATH"] is { Length: > 0 } enc) options.EncoderPath = enc;
+        if (configuration["DECODER_PATH"] is { Length: > 0 } dec) options.DecoderPath = dec;
+        if (configuration["DEVICE"] is { Length: > 0 } device)
+        {
+            device = device.Trim().ToLowerInvariant();
+            if (device != "cpu" && device != "cuda" && !device.StartsWith("cuda:", StringComparison.Ordinal))
+                throw new ArgumentException($"DEVICE must be 'cpu' or 'cuda' (or 'cuda:N'), not '{device}'.");
+            options.Device = device;
+        }
+        if (configuration["THREADS"] is { Length: > 0 } threads)
+        {
+            if (!int.TryParse(threads, out var t) || t < 0 || t > 1024)
+                throw new ArgumentException($"THREADS must be a whole number from 0 to 1024, not '{threads}'.");
+            options.Threads = t;
+        }
+        if (configuration["MAX_IMAGE_PIXELS"] is { Length: > 0 } maxPixels)
+        {
+            if (!long.TryParse(maxPixels, out var m) || m < 1)
+                throw new ArgumentException($"MAX_IMAGE_PIXELS must be a positive whole number, not '{maxPixels}'.");
+            options.MaxImagePixels = m;
+        }
+        return options;
+    }
+
+    /// <summary>
+    /// Maps the seed backend's names (<c>sam2.1_hiera_l.yaml</c>, <c>configs/sam2.1/sam2.1_hiera_b+.yaml</c>,
+    /// <c>sam2.1_hiera_large.pt</c>, <c>sam2_hiera_small.pt</c>) to one of <see cref="KnownModelNames"/>.
+    /// </summary>
+    public static string? NameFromSeedSetting(string? value)
+    {
+        if (string.IsNullOrWhiteSpace(value)) return null;
+        var match = SeedNamePattern().Match(Path.GetFileName(value.Trim()));
+        if (!match.Success) return null;
+        return match.Groups["size"].Value switch
+        {
+            "t" or "tiny" => "sam2.1_hiera_tiny",
+            "s" or "small" => "sam2.1_hiera_small",
+            "b+" or "base_plus" or "b_plus" or "bplus" => "sam2.1_hiera_base_plus",
+            "l" or "large" => "sam2.1_hiera_large",
+            _ => null,
+        };
+    }
+
+    [GeneratedRegex(@"^sam2(?:\.1)?_hiera_(?<size>tiny|small|base_plus|b_plus|bplus|large|b\+|t|s|l)(?:\.|_|$)", RegexOptions.IgnoreCase)]
+    private static partial Regex SeedNamePattern();
+
+    /// <summary>
+    /// Finds the encoder and decoder files. Explicit paths win; otherwise, in <see cref="ModelDirectory"/>:
+    /// <c>{name}.encoder.onnx</c>/<c>{name}.decoder.onnx</c> (samexporter, X-AnyLabeling), <c>{name}/encoder.onnx</c>
+    /// (unzipped AnyLabeling bundles), and <c>[{name}/]onnx/vision_encoder.onnx</c> (onnx-community).
+    /// </summary>
+    /// <exception cref="FileNotFoundException">Nothing usable was found; the message says what to do.</exception>
+    public (string Encoder, string Decoder) ResolvePaths()
+    {
+        if (EncoderPath is not null || DecoderPath is not null)
+        {
+            if (EncoderPath is null || DecoderPath is null)
+                throw new FileNotFoundException("Set both ENCODER_PATH and DECODER_PATH (only one is set).");
+            RequireFile(EncoderPath, "ENCODER_PATH");
+            RequireFile(DecoderPath, "DECODER_PATH");
+            return (EncoderPath, DecoderPath);
+        }
+        foreach (var (enc, dec) in Candidates())
+        {
+            if (File.Exists(enc) && File.Exists(dec)) return (enc, dec);
+        }
+        throw new FileNotFoundException(
+            $"No SAM2 model '{ModelName}' in '{Path.GetFullPath(ModelDirectory)}'. Run `sam2i models pull {ModelName} --dir {ModelDirectory}` " +
+            "(or download the two ONNX files by hand), or set ENCODER_PATH and DECODER_PATH.");
+    }
+
+    private IEnumerable<(string, string)> Candidates()
+    {
+        var dir = ModelDirectory;
+        yield return (Path.Combine(dir, ModelName + ".encoder.onnx"), Path.Combine(dir, ModelName + ".decoder.onnx"));
+        yield return (Path.Combine(dir, ModelName, ModelName + ".encoder.onnx"), Path.Combine(dir, ModelName, ModelName + ".decoder.onnx"));
+        yield return (Path.Combine(dir, ModelName, "encoder.onnx"), Path.Combine(dir, ModelName, "decoder.onnx"));
+        yield return (Path.Combine(dir, ModelName, "onnx", "vision_encoder.onnx"), Path.Combine(dir, ModelName, "onnx", "prompt_encoder_mask_decoder.onnx"));
+        yield return (Path.Combine(dir, "onnx", "vision_encoder.onnx"), Path.Combine(dir, "onnx", "prompt_encoder_mask_decoder.onnx"));
+    }
+
+    private static void RequireFile(string path, string setting)
+    {
+        if (!File.Exists(path)) throw new FileNotFoundException($"{setting} points to '{path}', which does not exist.", path);
+    }
+}

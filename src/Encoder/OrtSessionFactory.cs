@@ -1,0 +1,73 @@
+using Microsoft.Extensions.Logging;
+using Microsoft.ML.OnnxRuntime;
+
+namespace Sam2Interactive.Encoder;
+
+/// <summary>Creates ONNX Runtime sessions for the configured device; CUDA falls back to CPU with one warning.</summary>
+internal static class OrtSessionFactory
+{
+    /// <summary>Provider the last session was created with ("CUDA" or "CPU"), for /health and logs.</summary>
+    public static string ActiveProvider { get; private set; } = "CPU";
+
+    /// <exception cref="InvalidDataException">The file is missing or not a loadable ONNX model; the message names it.</exception>
+    public static InferenceSession Create(string path, ModelOptions options, ILogger logger)
+    {
+        if (!File.Exists(path)) throw new InvalidDataException($"Model file '{path}' does not exist.");
+        var sessionOptions = CreateOptions(options, logger, out var provider);
+        try
+        {
+            // By path, not bytes: external-data weights (*.onnx_data) are resolved relative to the file.
+            var session = new InferenceSession(path, sessionOptions);
+            ActiveProvider = provider;
+            return session;
+        }
+        catch (OnnxRuntimeException e)
+        {
+            throw new InvalidDataException($"Model file '{path}' could not be loaded by ONNX Runtime: {e.Message}", e);
+        }
+        finally
+        {
+            sessionOptions.Dispose();
+        }
+    }
+
+    private static SessionOptions CreateOptions(ModelOptions options, ILogger logger, out string provider)
+    {
+        var so = NewCpuOptions(options);
+        provider = "CPU";
+        if (!options.Device.StartsWith("cuda", StringComparison.Ordinal)) return so;
+        var deviceId = options.Device.Length > 5 && int.TryParse(options.Device.AsSpan(5), out var id) ? id : 0;
+        // The CPU package has no CUDA entry point at all; its provider list says so, so never call into it.
+        if (!OrtEnv.Instance().GetAvailableProviders().Contains("CUDAExecutionProvider"))
+        {
+            Log.CudaNotInBuild(logger);
+            return so;
+        }
+        try
+        {
+            so.AppendExecutionProvider_CUDA(deviceId);
+            provider = "CUDA";
+        }
+        catch (Exception e) when (e is OnnxRuntimeException or EntryPointNotFoundException or DllNotFoundException)
+        {
+            // Missing libcudart/libcublas/cuDNN or no driver: the append throws. Start over with a clean CPU options object.
+            Log.CudaUnavailable(logger, e.Message);
+            so.Dispose();
+            so = NewCpuOptions(options);
+        }
+        return so;
+    }
+
+    private static SessionOptions NewCpuOptions(ModelOptions options)
+    {
+        var so = new SessionOptions
+        {
+            GraphOptimizationLevel = GraphOptimizationLevel.ORT_ENABLE_ALL,
+            ExecutionMode = ExecutionMode.ORT_SEQUENTIAL,
+            EnableMemoryPattern = true,
+            LogSeverityLevel = OrtLoggingLevel.ORT_LOGGING_LEVEL_ERROR,
+        };
+        if (options.Threads > 0) so.IntraOpNumThreads = options.Threads;
+        return so;
+    }
+}
