@@ -1,0 +1,32 @@
+using Microsoft.Extensions.Configuration;
+
+namespace Sam2Interactive.Cache;
+
+/// <summary>Settings of the embedding cache stage.</summary>
+public sealed class CacheOptions
+{
+    /// <value><c>CACHE_MEMORY_MB</c>: bytes of embeddings kept in process (16 MiB each as float32). Default 1024 (64 images).</value>
+    public long MemoryBytes { get; set; } = 1024L << 20;
+
+    /// <value><c>ENCODER_CONCURRENCY</c>: encoder runs at once in this process. Default 1 (one per device).</value>
+    public int EncoderConcurrency { get; set; } = 1;
+
+    /// <exception cref="ArgumentException">A setting is invalid; the message names it.</exception>
+    public static CacheOptions FromConfiguration(IConfiguration configuration)
+    {
+        var options = new CacheOptions();
+        if (configuration["CACHE_MEMORY_MB"] is { Length: > 0 } mb)
+        {
+            if (!long.TryParse(mb, out var value) || value < 0 || value > 1L << 30)
+                throw new ArgumentException($"CACHE_MEMORY_MB must be a whole number of megabytes (0 or more), not '{mb}'.");
+            options.MemoryBytes = value << 20;
+        }
+        if (configuration["ENCODER_CONCURRENCY"] is { Length: > 0 } c)
+        {
+            if (!int.TryParse(c, out var value) || value < 1 || value > 64)
+                throw new ArgumentException($"ENCODER_CONCURRENCY must be a whole number from 1 to 64, not '{c}'.");
+            options.EncoderConcurrency = value;
+        }
+        return options;
+    }
+}
