@@ -210,6 +210,19 @@ public sealed class ModelsCommandTests
     }
 
     [Test]
+    public async Task PullAsync_Interactive_RewritesOneProgressLineWithCarriageReturn()
+    {
+        await using var server = await ModelServer.StartAsync();
+        var output = new StringWriter();
+
+        await ModelsCommand.PullAsync(ModelCatalog.Find(Model)!, _dir, server.BaseUrl, output, interactive: true, CancellationToken.None);
+
+        var text = output.ToString();
+        Assert.That(text, Does.StartWith("\r" + EncoderName + ":"));
+        Assert.That(text, Does.Contain("\r" + EncoderName + ": 100.0% 0.2/0.2 MB" + Environment.NewLine + EncoderName + ": saved"));
+    }
+
+    [Test]
     public void List_SomeFilesPresent_ShowsSizesAndEachFileState()
     {
         Directory.CreateDirectory(_dir);
