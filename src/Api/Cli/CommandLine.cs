@@ -12,6 +12,7 @@ internal static class CommandLine
         var root = new RootCommand("Sam2Interactive: SAM2 interactive segmentation for Label Studio. Without a command, runs the server.")
         {
             SegmentCommand.Create(),
+            ModelsCommand.Create(),
         };
         return root.Parse(args).InvokeAsync();
     }
