@@ -115,10 +115,11 @@ internal static class DecoderGraph
 
         var (masks, iou) = Core(g, "image_embeddings.0", ["image_embeddings.1", "image_embeddings.2"], coords, allLabels,
             maskInput: null, hasMaskInput: null, masksName: null, iouName: null);
-        var axis0 = g.Int64s([0], 1);
-        g.Op("Unsqueeze", [iou, axis0], output: "iou_scores");
-        g.Op("Unsqueeze", [masks, axis0], output: "pred_masks");
-        g.Op("Expand", [g.Floats([10f], 1, 1, 1), g.Op("Concat", [one1, k, one1], [Int("axis", 0)])],
+        // Leading B taken from an input's shape (not a constant 1) so the outputs keep the symbolic "batch_size".
+        var b = g.Op("Shape", ["image_embeddings.0"], [Int("start", 0), Int("end", 1)]);
+        g.Op("Reshape", [iou, g.Op("Concat", [b, g.Int64s([-1, 3], 2)], [Int("axis", 0)])], output: "iou_scores");
+        g.Op("Reshape", [masks, g.Op("Concat", [b, g.Int64s([-1, 3, Side, Side], 4)], [Int("axis", 0)])], output: "pred_masks");
+        g.Op("Expand", [g.Floats([10f], 1, 1, 1), g.Op("Concat", [b, k, one1], [Int("axis", 0)])],
             output: "object_score_logits");
         g.Output("iou_scores", Float, "batch_size", "point_batch_size", 3);
         g.Output("pred_masks", Float, "batch_size", "point_batch_size", 3, 256, 256);
