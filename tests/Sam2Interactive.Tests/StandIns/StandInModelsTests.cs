@@ -404,6 +404,7 @@ public sealed class StandInModelsTests
             }
 
             Assert.That(slowest, Is.LessThan(TimeSpan.FromSeconds(2)), "one format = two models");
+            TestContext.Out.WriteLine($"slowest Write (encoder + decoder): {slowest.TotalMilliseconds:F1} ms");
         }
     }
 
@@ -431,6 +432,21 @@ public sealed class StandInModelsTests
         DisposeAll(inputs, except: null);
         TestContext.Out.WriteLine($"SamExporter Run only: encoder {encodeRun:F1} ms, decoder {decodeRun:F1} ms (1 point)");
         Assert.That(decodeRun, Is.GreaterThan(0));
+
+        var features = _features[StandInFormat.OnnxCommunity];
+        using var community = new InferenceSession(_paths[StandInFormat.OnnxCommunity].Decoder);
+        var communityInputs = new Dictionary<string, OrtValue>
+        {
+            ["input_points"] = OrtValue.CreateTensorValueFromMemory(new[] { 384f, 768f }, [1, 1, 1, 2]),
+            ["input_labels"] = OrtValue.CreateTensorValueFromMemory(new[] { 1L }, [1, 1, 1]),
+            ["input_boxes"] = OrtValue.CreateTensorValueFromMemory(Array.Empty<float>(), [1, 0, 4]),
+            ["image_embeddings.0"] = OrtValue.CreateTensorValueFromMemory(features.Feats0, [1, 32, 256, 256]),
+            ["image_embeddings.1"] = OrtValue.CreateTensorValueFromMemory(features.Feats1, [1, 64, 128, 128]),
+            ["image_embeddings.2"] = OrtValue.CreateTensorValueFromMemory(features.Embed, [1, 256, 64, 64]),
+        };
+        var communityRun = Median(() => community.Run(new RunOptions(), communityInputs, ["iou_scores", "pred_masks", "object_score_logits"]).Dispose());
+        DisposeAll(communityInputs, except: null);
+        TestContext.Out.WriteLine($"OnnxCommunity decoder Run only: {communityRun:F1} ms (1 point, no box)");
 
         static double Median(Action action)
         {
