@@ -1,6 +1,40 @@
 namespace Sam2Interactive.StandIns;
 
+/// <summary>
+/// <c>dotnet run --project tests/Sam2Interactive.StandIns -- &lt;dir&gt; [format...]</c>: writes all (or the named)
+/// stand-in formats into sub-folders of &lt;dir&gt; named samexporter, onnx-community, origimsize-int32, origimsize-int64.
+/// </summary>
 public static class Program
 {
-    public static int Main(string[] args) => 0;
+    public static int Main(string[] args)
+    {
+        if (args.Length == 0 || args[0] is "-h" or "--help")
+        {
+            Console.Error.WriteLine("usage: Sam2Interactive.StandIns <dir> [samexporter|onnx-community|origimsize-int32|origimsize-int64 ...]");
+            return args.Length == 0 ? 2 : 0;
+        }
+
+        var all = Enum.GetValues<StandInFormat>();
+        var formats = new List<StandInFormat>();
+        foreach (var arg in args.Skip(1))
+        {
+            var match = all.Where(f => string.Equals(StandInModels.FolderName(f), arg, StringComparison.OrdinalIgnoreCase)
+                || string.Equals(f.ToString(), arg, StringComparison.OrdinalIgnoreCase)).ToArray();
+            if (match.Length == 0)
+            {
+                Console.Error.WriteLine($"unknown format '{arg}'; expected one of: {string.Join(", ", all.Select(StandInModels.FolderName))}");
+                return 2;
+            }
+
+            formats.Add(match[0]);
+        }
+
+        foreach (var format in formats.Count == 0 ? all : formats.Distinct())
+        {
+            var (encoder, decoder) = StandInModels.Write(Path.Combine(args[0], StandInModels.FolderName(format)), format);
+            Console.WriteLine($"{StandInModels.FolderName(format)}: {encoder} {decoder}");
+        }
+
+        return 0;
+    }
 }
