@@ -219,11 +219,24 @@ internal static class ImageDecoder
             return codec;
         }
 
-        throw result is SKCodecResult.IncompleteInput or SKCodecResult.ErrorInInput or SKCodecResult.InvalidInput
+        // Skia also answers IncompleteInput for any input shorter than its sniffing window (32 bytes), so only call it
+        // truncated when the bytes start like an image.
+        var looksLikeImage = HasImageSignature(new ReadOnlySpan<byte>(source, length));
+        throw looksLikeImage && result is SKCodecResult.IncompleteInput or SKCodecResult.ErrorInInput or SKCodecResult.InvalidInput
             ? Corrupt()
             : new ImageDecodeException(ImageDecodeError.UnsupportedFormat,
                 "unsupported image format (expected JPEG, PNG, WebP, GIF, BMP or ICO)");
     }
+
+    /// <summary>Magic numbers of the formats Skia decodes (JPEG, PNG, GIF, WebP, BMP, ICO/CUR).</summary>
+    private static bool HasImageSignature(ReadOnlySpan<byte> bytes) =>
+        bytes.StartsWith((ReadOnlySpan<byte>)[0xFF, 0xD8, 0xFF])
+        || bytes.StartsWith((ReadOnlySpan<byte>)[0x89, (byte)'P', (byte)'N', (byte)'G'])
+        || bytes.StartsWith("GIF8"u8)
+        || bytes.StartsWith("RIFF"u8)
+        || bytes.StartsWith("BM"u8)
+        || bytes.StartsWith((ReadOnlySpan<byte>)[0, 0, 1, 0])
+        || bytes.StartsWith((ReadOnlySpan<byte>)[0, 0, 2, 0]);
 
     private static void ThrowIfEmpty(ReadOnlySpan<byte> encoded)
     {
