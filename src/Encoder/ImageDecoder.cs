@@ -11,7 +11,7 @@ namespace Sam2Interactive.Encoder;
 /// </summary>
 internal static class ImageDecoder
 {
-    /// <summary>Pillow's default <c>Image.MAX_IMAGE_PIXELS</c> is ~89 MP; 100 MP leaves room for 12k×8k panoramas.</summary>
+    /// <summary>Pillow warns above its <c>MAX_IMAGE_PIXELS</c> (~89 MP) and refuses above twice that; 100 MP admits 12k×8k panoramas.</summary>
     public const long DefaultMaxPixels = 100_000_000;
 
     /// <summary>SAM2 resizes to 1024², so a JPEG is never DCT-scaled below a 1024 short side.</summary>

@@ -13,7 +13,7 @@ internal sealed class ResizeKernel
     // could send many sizes; past this many entries the cache is simply cleared.
     private const int MaxCachedKernels = 256;
 
-    private static readonly ConcurrentDictionary<(int In, int Out), ResizeKernel> s_cache = new();
+    private static readonly ConcurrentDictionary<(int In, int Out), ResizeKernel> _cache = new();
 
     private readonly int[] _starts;
     private readonly int[] _counts;
@@ -36,6 +36,15 @@ internal sealed class ResizeKernel
     /// <summary>Row length of the padded weight table: the largest tap count of any output index.</summary>
     public int Stride { get; }
 
+    /// <summary>Window starts of all outputs (see <see cref="Start"/>).</summary>
+    public ReadOnlySpan<int> Starts => _starts;
+
+    /// <summary>Tap counts of all outputs (see <see cref="Count"/>).</summary>
+    public ReadOnlySpan<int> Counts => _counts;
+
+    /// <summary>All weights, OutSize rows of <see cref="Stride"/>; row i holds Count(i) weights then zero padding.</summary>
+    public ReadOnlySpan<float> WeightTable => _weights;
+
     /// <summary>First input index that output <paramref name="i"/> reads.</summary>
     public int Start(int i) => _starts[i];
 
@@ -48,17 +57,17 @@ internal sealed class ResizeKernel
     /// <summary>Cached kernel for (<paramref name="inSize"/> → <paramref name="outSize"/>); built once per pair.</summary>
     public static ResizeKernel Get(int inSize, int outSize)
     {
-        if (s_cache.TryGetValue((inSize, outSize), out var kernel))
+        if (_cache.TryGetValue((inSize, outSize), out var kernel))
         {
             return kernel;
         }
 
-        if (s_cache.Count >= MaxCachedKernels)
+        if (_cache.Count >= MaxCachedKernels)
         {
-            s_cache.Clear();
+            _cache.Clear();
         }
 
-        return s_cache.GetOrAdd((inSize, outSize), static key => Create(key.In, key.Out));
+        return _cache.GetOrAdd((inSize, outSize), static key => Create(key.In, key.Out));
     }
 
     /// <summary>

@@ -9,8 +9,8 @@ namespace Sam2Interactive.Tests.Encoder;
 public sealed class Sam2PreprocessorTests
 {
     private const int Size = Sam2Preprocessor.InputSize;
-    private static readonly double[] s_mean = [0.485, 0.456, 0.406];
-    private static readonly double[] s_std = [0.229, 0.224, 0.225];
+    private static readonly double[] _mean = [0.485, 0.456, 0.406];
+    private static readonly double[] _std = [0.229, 0.224, 0.225];
 
     [TestCase(640, 480)]   // upscale both axes
     [TestCase(333, 777)]   // upscale x, downscale y
@@ -42,7 +42,7 @@ public sealed class Sam2PreprocessorTests
         {
             for (var p = 0; p < Size * Size; p++)
             {
-                var expected = (rgb[p * 3 + c] / 255.0 - s_mean[c]) / s_std[c];
+                var expected = (rgb[p * 3 + c] / 255.0 - _mean[c]) / _std[c];
                 maxDiff = Math.Max(maxDiff, Math.Abs(actual[c * Size * Size + p] - expected));
             }
         }
@@ -172,7 +172,7 @@ public sealed class Sam2PreprocessorTests
                         }
                     }
 
-                    result[(c * Size + i) * Size + j] = (sum - s_mean[c]) / s_std[c];
+                    result[(c * Size + i) * Size + j] = (sum - _mean[c]) / _std[c];
                 }
             }
         }
