@@ -1,0 +1,87 @@
+using Microsoft.Extensions.Logging.Abstractions;
+using NUnit.Framework;
+using Sam2Interactive.Encoder;
+using Sam2Interactive.StandIns;
+using Sam2Interactive.Tests.Support;
+
+namespace Sam2Interactive.Tests.Encoder;
+
+[TestFixture]
+public sealed class Sam2EncoderTests
+{
+    [TestCase(StandInFormat.SamExporter, "samexporter")]
+    [TestCase(StandInFormat.OnnxCommunity, "onnx-community")]
+    [TestCase(StandInFormat.OrigImSizeInt32, "samexporter")]
+    public void Constructor_StandInExport_DetectsFormatByNames(StandInFormat format, string expected)
+    {
+        using var encoder = StandInModelSet.CreateEncoder(format);
+        Assert.That(encoder.Format, Is.EqualTo(expected));
+    }
+
+    [Test]
+    public void EncodeImage_Scene_CountsOneRunAndCarriesOriginalSize()
+    {
+        using var encoder = StandInModelSet.CreateEncoder(StandInFormat.SamExporter);
+        var scene = Scenes.Create(333, 777);
+
+        using var embedding = encoder.EncodeImage(scene.Encoded, 100_000_000, out var timings);
+
+        Assert.That(encoder.Runs, Is.EqualTo(1));
+        Assert.That((embedding.OriginalWidth, embedding.OriginalHeight), Is.EqualTo((333, 777)));
+        Assert.That(timings.Run, Is.GreaterThan(TimeSpan.Zero));
+        // Stand-in feats0 channels 0..2 are the 4×4-averaged normalised colour: the grey corner is (128/255 − mean)/std.
+        var red = embedding.HighResFeats0.Span[0];
+        Assert.That(red, Is.EqualTo((128f / 255f - 0.485f) / 0.229f).Within(1e-3));
+    }
+
+    [Test]
+    public void Run_TwoEmbeddings_BuffersReturnedOnDispose()
+    {
+        using var encoder = StandInModelSet.CreateEncoder(StandInFormat.SamExporter);
+        var before = ImageEmbedding.LiveCount;
+        var input = new float[3 * 1024 * 1024];
+        var a = encoder.Run(input, 10, 10, out _);
+        var b = encoder.Run(input, 10, 10, out _);
+        Assert.That(ImageEmbedding.LiveCount, Is.EqualTo(before + 2));
+        Assert.That(a.TryAddReference(), Is.True);
+        a.Dispose();
+        Assert.That(ImageEmbedding.LiveCount, Is.EqualTo(before + 2), "one reference still held");
+        a.Dispose();
+        b.Dispose();
+        Assert.That(ImageEmbedding.LiveCount, Is.EqualTo(before));
+        Assert.That(a.TryAddReference(), Is.False, "a released embedding cannot be revived");
+    }
+
+    [Test]
+    public void Constructor_CorruptFile_ThrowsNamingTheFile()
+    {
+        var path = Path.Combine(Path.GetTempPath(), $"corrupt-{Guid.NewGuid():N}.encoder.onnx");
+        File.WriteAllBytes(path, "this is not an onnx model"u8.ToArray());
+        try
+        {
+            var e = Assert.Throws<InvalidDataException>(() => new Sam2Encoder(path, new ModelOptions(), NullLogger.Instance));
+            Assert.That(e!.Message, Does.Contain(path));
+        }
+        finally
+        {
+            File.Delete(path);
+        }
+    }
+
+    [Test]
+    public void Constructor_DecoderFileGivenAsEncoder_ThrowsSayingWhatIsWrong()
+    {
+        var decoder = StandInModelSet.Options(StandInFormat.SamExporter).DecoderPath!;
+        var e = Assert.Throws<InvalidDataException>(() => new Sam2Encoder(decoder, new ModelOptions(), NullLogger.Instance));
+        Assert.That(e!.Message, Does.Contain("not a SAM2 image encoder"));
+    }
+
+    [Test]
+    public void Constructor_DeviceCudaOnCpuBuild_FallsBackToCpu()
+    {
+        var options = StandInModelSet.Options(StandInFormat.SamExporter);
+        options.Device = "cuda";
+        using var encoder = new Sam2Encoder(options.EncoderPath!, options, NullLogger.Instance);
+        Assert.That(OrtSessionFactory.ActiveProvider, Is.EqualTo("CPU"));
+    }
+}
