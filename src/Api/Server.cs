@@ -1,3 +1,6 @@
+using Prometheus;
+using Sam2Interactive.Api.LabelStudio;
+using Sam2Interactive.Api.Segmentation;
 using Sam2Interactive.Cache;
 using Sam2Interactive.Decoder;
 using Sam2Interactive.Encoder;
@@ -42,9 +45,19 @@ internal static class Server
             .AddCache(builder.Configuration);
         builder.Services.AddSingleton<Readiness>();
         builder.Services.AddHostedService<ModelWarmup>();
+        builder.Services.AddSingleton(LabelStudioOptions.FromConfiguration(builder.Configuration));
+        builder.Services.AddSingleton<ImageFetcher>();
+        builder.Services.AddSingleton(new LabelConfigParser());
+        builder.Services.AddSingleton<SegmentationService>();
+        builder.Services.AddSingleton<PrefetchQueue>();
+        builder.Services.AddHostedService(sp => sp.GetRequiredService<PrefetchQueue>());
+        var credentials = BasicAuthCredentials.FromConfiguration(builder.Configuration);
 
         var app = builder.Build();
-        app.MapHealthEndpoints();
+        app.UseLabelStudioBasicAuth(credentials);
+        app.UseHttpMetrics();
+        app.MapMetrics("/metrics");
+        app.MapLabelStudioEndpoints(builder.Configuration);
         return app;
     }
 }

@@ -1,0 +1,186 @@
+using System.Diagnostics;
+using System.Text.Json;
+using Sam2Interactive.Api.LabelStudio;
+using Sam2Interactive.Api.Segmentation;
+using Sam2Interactive.Cache;
+using Sam2Interactive.Encoder;
+
+namespace Sam2Interactive.Api;
+
+/// <summary>The Label Studio ML-backend protocol (label-studio-protocol.md §1–2).</summary>
+internal static partial class LabelStudioEndpoints
+{
+    public static IEndpointRouteBuilder MapLabelStudioEndpoints(this IEndpointRouteBuilder app, IConfiguration configuration)
+    {
+        app.MapGet("/", Health);
+        app.MapGet("/health", Health);
+        app.MapPost("/setup", Setup);
+        app.MapGet("/versions", (SegmentationService s) => Json(new VersionsResponse { Versions = [s.ModelVersion] }, LabelStudioJsonContext.Default.VersionsResponse));
+        app.MapPost("/predict", Predict);
+        app.MapPost("/webhook", Webhook).AddEndpointFilter(WebhookSecretFilter.FromConfiguration(configuration));
+        return app;
+    }
+
+    private static IResult Health(Readiness readiness, ModelOptions options, EmbeddingStore store)
+    {
+        var ready = readiness.IsReady;
+        var body = new HealthResponse
+        {
+            Status = ready ? "UP" : "DOWN",
+            ModelClass = "Sam2Interactive",
+            Model = options.ModelName,
+            Device = ready ? OrtSessionFactory.ActiveProvider.ToLowerInvariant() : options.Device,
+            Cache = new Dictionary<string, long> { ["memory_entries"] = store.Count, ["memory_hits"] = store.Hits, ["memory_misses"] = store.Misses },
+            Reason = readiness.Reason,
+        };
+        return Json(body, LabelStudioJsonContext.Default.HealthResponse, ready ? 200 : 503);
+    }
+
+    private static async Task<IResult> Setup(HttpRequest request, SegmentationService segmentation)
+    {
+        // Label Studio only reads model_version; the body (schema, hostname, extra_params as object or string) is optional.
+        if (request.ContentLength is > 0)
+        {
+            try
+            {
+                await JsonSerializer.DeserializeAsync(request.Body, LabelStudioJsonContext.Default.SetupRequest, request.HttpContext.RequestAborted);
+            }
+            catch (JsonException e)
+            {
+                return Error(400, "the /setup body is not valid JSON: " + e.Message);
+            }
+        }
+        return Json(new SetupResponse { ModelVersion = segmentation.ModelVersion }, LabelStudioJsonContext.Default.SetupResponse);
+    }
+
+    private static async Task<IResult> Predict(HttpRequest request, SegmentationService segmentation, PrefetchQueue prefetch, LabelConfigParser parser,
+        ILoggerFactory loggers, CancellationToken cancellationToken)
+    {
+        var logger = loggers.CreateLogger("Sam2Interactive.Api.Predict");
+        PredictRequest? body;
+        try
+        {
+            body = await JsonSerializer.DeserializeAsync(request.Body, LabelStudioJsonContext.Default.PredictRequest, cancellationToken);
+        }
+        catch (JsonException e)
+        {
+            return Error(400, "the /predict body is not valid JSON for Label Studio's predict request: " + e.Message);
+        }
+        if (body?.Tasks is not { Count: > 0 } tasks) return Error(400, "the /predict body has no 'tasks' (a list with at least one task)");
+        var parsed = parser.Parse(body.LabelConfig);
+        var context = body.Params?.Context;
+
+        if (context?.Result is not { Count: > 0 })
+        {
+            // Task opened or "Retrieve predictions": answer at once, warm the embedding for the first click.
+            if (parsed.Config is { } cfg)
+            {
+                foreach (var task in tasks)
+                {
+                    foreach (var target in cfg.Targets)
+                    {
+                        if (ImageUri(task, target) is { } uri) prefetch.Enqueue(uri, task.Id);
+                    }
+                }
+            }
+            return Json(PredictResponse.Empty, LabelStudioJsonContext.Default.PredictResponse);
+        }
+        if (parsed.Config is not { } config)
+        {
+            LogNoBrush(logger, parsed.Problem ?? "no label config");
+            return Json(PredictResponse.Empty, LabelStudioJsonContext.Default.PredictResponse);
+        }
+
+        IReadOnlyList<InteractivePrompt> objects;
+        try
+        {
+            objects = InteractivePromptBuilder.Build(context, config);
+        }
+        catch (LabelStudioValidationException e)
+        {
+            return Error(422, $"{e.Field}: {e.Message}");
+        }
+        if (objects.Count == 0) return Json(PredictResponse.Empty, LabelStudioJsonContext.Default.PredictResponse);
+
+        var taskData = tasks[0];
+        var imageUri = ImageUri(taskData, objects[0].Target);
+        if (imageUri is null)
+            return Error(422, $"task {taskData.Id} has no image under data.{objects[0].Target.ValueVariable ?? "?"} (the Image tag's value)");
+
+        var start = Stopwatch.GetTimestamp();
+        try
+        {
+            var result = await segmentation.SegmentAsync(imageUri, taskData.Id, objects, cancellationToken);
+            LogPredicted(logger, taskData.Id, result.Result.Count, Stopwatch.GetElapsedTime(start).TotalMilliseconds);
+            return Json(new PredictResponse { Results = [result] }, LabelStudioJsonContext.Default.PredictResponse);
+        }
+        catch (ImageFetchException e)
+        {
+            return Error(e.StatusCode, e.Message);
+        }
+        catch (ImageDecodeException e)
+        {
+            return Error(e.Error == ImageDecodeError.TooLarge ? 413 : 422, $"the image of task {taskData.Id} cannot be used: {e.Message}");
+        }
+    }
+
+    private static async Task<IResult> Webhook(HttpRequest request, PrefetchQueue prefetch, LabelConfigParser parser, ILoggerFactory loggers)
+    {
+        WebhookPayload? payload;
+        try
+        {
+            payload = await JsonSerializer.DeserializeAsync(request.Body, LabelStudioJsonContext.Default.WebhookPayload, request.HttpContext.RequestAborted);
+        }
+        catch (JsonException e)
+        {
+            return Error(400, "the webhook body is not valid JSON: " + e.Message);
+        }
+        // Label Studio waits 1 s: only queue work here.
+        if (payload?.Action == "TASKS_CREATED")
+        {
+            var tasks = payload.Tasks ?? (payload.Task is { } t ? [t] : []);
+            var config = parser.Parse(payload.Project?.LabelConfig).Config;
+            var queued = 0;
+            foreach (var task in tasks)
+            {
+                foreach (var uri in config is null ? AnyImageUri(task) : config.Targets.Select(target => ImageUri(task, target)))
+                {
+                    if (uri is null) continue;
+                    prefetch.Enqueue(uri, task.Id);
+                    queued++;
+                }
+            }
+            LogWebhook(loggers.CreateLogger("Sam2Interactive.Api.Webhook"), payload.Action, queued);
+            return Json(new WebhookResponse { Status = "ok" }, LabelStudioJsonContext.Default.WebhookResponse);
+        }
+        return Json(new WebhookResponse { Status = "Unknown event" }, LabelStudioJsonContext.Default.WebhookResponse);
+    }
+
+    private static string? ImageUri(LabelStudioTask task, BrushTarget target)
+    {
+        if (task.Data is null) return null;
+        var key = target.ValueVariable;
+        if (key is not null && task.Data.TryGetValue(key, out var value) && value.ValueKind == JsonValueKind.String) return value.GetString();
+        return key is null ? AnyImageUri(task).FirstOrDefault() : null;
+    }
+
+    // Without a config (webhook payloads may lack it): every string value that looks like an image location.
+    private static IEnumerable<string?> AnyImageUri(LabelStudioTask task) =>
+        task.Data?.Values.Where(v => v.ValueKind == JsonValueKind.String).Select(v => v.GetString())
+            .Where(s => s is not null && (s.StartsWith('/') || s.Contains("://", StringComparison.Ordinal))) ?? [];
+
+    private static IResult Json<T>(T value, System.Text.Json.Serialization.Metadata.JsonTypeInfo<T> type, int status = 200) =>
+        Results.Json(value, type, statusCode: status);
+
+    private static IResult Error(int status, string detail) =>
+        Results.Json(new ErrorResponse { Status = status, Detail = detail }, LabelStudioJsonContext.Default.ErrorResponse, statusCode: status);
+
+    [LoggerMessage(1201, LogLevel.Information, "Label config has no usable BrushLabels, answering with no results: {Problem}")]
+    private static partial void LogNoBrush(ILogger logger, string problem);
+
+    [LoggerMessage(1202, LogLevel.Information, "Task {TaskId}: {Regions} region(s) in {Milliseconds:F1} ms")]
+    private static partial void LogPredicted(ILogger logger, long taskId, int regions, double milliseconds);
+
+    [LoggerMessage(1203, LogLevel.Information, "Webhook {Action}: {Queued} image(s) queued for prefetch")]
+    private static partial void LogWebhook(ILogger logger, string action, int queued);
+}

@@ -1,0 +1,76 @@
+using System.Diagnostics;
+using Sam2Interactive.Api.LabelStudio;
+using Sam2Interactive.Cache;
+using Sam2Interactive.Decoder;
+using Sam2Interactive.Encoder;
+
+namespace Sam2Interactive.Api.Segmentation;
+
+/// <summary>
+/// The click path: task image → cached embedding (fetched and encoded once) → one decoder run per object → brush RLE.
+/// </summary>
+internal sealed class SegmentationService(
+    EmbeddingStore store, ImageFetcher fetcher, Sam2Encoder encoder, Sam2Decoder decoder, ModelOptions models)
+{
+    /// <summary>Model name and version reported to Label Studio.</summary>
+    public string ModelVersion => models.ModelName;
+
+    /// <summary>The embedding of a task's image, with a reference for the caller (dispose it).</summary>
+    /// <exception cref="ImageFetchException">The image could not be fetched.</exception>
+    /// <exception cref="ImageDecodeException">The bytes are not a usable image.</exception>
+    public Task<ImageEmbedding> GetEmbeddingAsync(string imageUri, long? taskId, CancellationToken cancellationToken) =>
+        store.GetOrCreateAsync(
+            fetcher.GetIdentity(imageUri),
+            async ct =>
+            {
+                using var image = await fetcher.FetchAsync(imageUri, taskId, ct).ConfigureAwait(false);
+                return image.Bytes.ToArray();
+            },
+            bytes => encoder.EncodeImage(bytes, models.MaxImagePixels, out _),
+            cancellationToken);
+
+    /// <summary>Whether the task image's embedding is already held (prefetch skips it before any download).</summary>
+    public bool IsCached(string imageUri) => store.Contains(fetcher.GetIdentity(imageUri));
+
+    /// <summary>Segments every object of one interactive call. Regions keep the prompts' order.</summary>
+    public async Task<PredictionResult> SegmentAsync(string imageUri, long? taskId, IReadOnlyList<InteractivePrompt> objects, CancellationToken cancellationToken)
+    {
+        using var embedding = await GetEmbeddingAsync(imageUri, taskId, cancellationToken).ConfigureAwait(false);
+        var regions = new List<BrushRegion>(objects.Count);
+        double scoreSum = 0;
+        // Objects of one call share the frame size in practice; group anyway so each mask has its context's exact size.
+        foreach (var group in objects.Select((o, i) => (o, i)).GroupBy(x => (x.o.OriginalWidth, x.o.OriginalHeight)))
+        {
+            var items = group.ToList();
+            var masks = decoder.PredictMany(embedding, items.Select(x => x.o.Prompt).ToList(), group.Key.OriginalWidth, group.Key.OriginalHeight);
+            try
+            {
+                for (var k = 0; k < masks.Length; k++)
+                {
+                    var o = items[k].o;
+                    scoreSum += masks[k].Score;
+                    regions.Add(new BrushRegion
+                    {
+                        Id = RegionId(),
+                        FromName = o.Target.Brush.Name,
+                        ToName = o.Target.ImageName,
+                        OriginalWidth = o.OriginalWidth,
+                        OriginalHeight = o.OriginalHeight,
+                        ImageRotation = o.ImageRotation,
+                        Value = new BrushValue { Rle = BrushRle.Encode(masks[k].Pixels), BrushLabels = [o.Label] },
+                        Score = Math.Round(masks[k].Score, 4),
+                        Readonly = false,
+                    });
+                }
+            }
+            finally
+            {
+                foreach (var m in masks) m.Dispose();
+            }
+        }
+        return new PredictionResult { Result = regions, Score = regions.Count == 0 ? 0 : Math.Round(scoreSum / regions.Count, 4), ModelVersion = ModelVersion };
+    }
+
+    // Unique within a response (the frontend cannot draw two regions with one id) and across calls.
+    private static string RegionId() => Convert.ToHexStringLower(Guid.NewGuid().ToByteArray().AsSpan(0, 5));
+}
