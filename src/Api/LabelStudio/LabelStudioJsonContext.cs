@@ -4,8 +4,8 @@ namespace Sam2Interactive.Api.LabelStudio;
 
 /// <summary>
 /// Source-generated serialisation for every Label Studio body. snake_case names; nulls are not written; numbers may
-/// arrive as strings, and NaN/Infinity literals (Python's json emits them) are read so that validation, not the
-/// parser, reports them.
+/// arrive as strings, and quoted "NaN"/"Infinity" are read so that validation, not the parser, reports them
+/// (a bare NaN token, as Python's json.dumps writes it, is still a <see cref="System.Text.Json.JsonException"/>).
 /// </summary>
 [JsonSourceGenerationOptions(
     PropertyNamingPolicy = JsonKnownNamingPolicy.SnakeCaseLower,
