@@ -389,7 +389,8 @@ internal sealed class ImageFetcher : IDisposable
         if (relative.Split('/', '\\').Any(s => s == ".."))
             throw OutsideRoot(relative);
         var rootFull = Path.TrimEndingDirectorySeparator(Path.GetFullPath(root));
-        var full = Path.GetFullPath(Path.Combine(rootFull, relative.TrimStart('/')));
+        // As Python's os.path.join: an absolute d replaces the root, and is then accepted only if it lies under it.
+        var full = Path.GetFullPath(Path.Combine(rootFull, relative));
         if (!IsUnder(full, rootFull))
             throw OutsideRoot(relative);
         if (!File.Exists(full))
