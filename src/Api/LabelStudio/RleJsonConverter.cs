@@ -1,4 +1,5 @@
 using System.Buffers;
+using System.Buffers.Binary;
 using System.Text.Json;
 using System.Text.Json.Serialization;
 
@@ -6,13 +7,14 @@ namespace Sam2Interactive.Api.LabelStudio;
 
 /// <summary>
 /// Writes Label Studio RLE bytes as a JSON array of numbers (<c>[0,0,0,4,57,...]</c>), not base64. The digits come
-/// from a 256-entry table into one pooled UTF-8 buffer that is handed to <see cref="Utf8JsonWriter.WriteRawValue(ReadOnlySpan{byte}, bool)"/>
+/// from a 256-entry table (one 4-byte store per element) into one pooled UTF-8 buffer that is handed to <see cref="Utf8JsonWriter.WriteRawValue(ReadOnlySpan{byte}, bool)"/>
 /// in a single call: no int[], no strings, no per-element writer bookkeeping. Reading accepts any array of 0..255.
 /// </summary>
 internal sealed class RleJsonConverter : JsonConverter<ReadOnlyMemory<byte>>
 {
-    // Entry b: up to 3 ASCII digits of b followed by ',' (so at most 4 bytes), length in s_digitLength[b].
-    private static readonly byte[] s_digits = BuildDigits(out s_digitLength);
+    // Entry b: the ASCII digits of b followed by ',' (at most 4 bytes), packed little-endian into a uint so one
+    // unaligned 4-byte store writes it; s_digitLength[b] says how many of those bytes count.
+    private static readonly uint[] s_digits = BuildDigits(out s_digitLength);
     private static readonly byte[] s_digitLength;
 
     public override void Write(Utf8JsonWriter writer, ReadOnlyMemory<byte> value, JsonSerializerOptions options)
@@ -36,9 +38,9 @@ internal sealed class RleJsonConverter : JsonConverter<ReadOnlyMemory<byte>>
             var lengths = s_digitLength;
             foreach (var b in rle)
             {
-                var len = lengths[b];
-                digits.AsSpan(b * 4, len).CopyTo(buffer[pos..]);
-                pos += len;
+                // Always 4 bytes written; the buffer has 4 per element, and the surplus is overwritten next.
+                BinaryPrimitives.WriteUInt32LittleEndian(buffer[pos..], digits[b]);
+                pos += lengths[b];
             }
 
             buffer[pos - 1] = (byte)']';
@@ -69,15 +71,15 @@ internal sealed class RleJsonConverter : JsonConverter<ReadOnlyMemory<byte>>
         return bytes.WrittenMemory.ToArray();
     }
 
-    private static byte[] BuildDigits(out byte[] lengths)
+    private static uint[] BuildDigits(out byte[] lengths)
     {
-        var digits = new byte[256 * 4];
+        var digits = new uint[256];
         lengths = new byte[256];
         for (var b = 0; b < 256; b++)
         {
             var text = b.ToString(System.Globalization.CultureInfo.InvariantCulture) + ",";
             for (var i = 0; i < text.Length; i++)
-                digits[b * 4 + i] = (byte)text[i];
+                digits[b] |= (uint)text[i] << (8 * i);
             lengths[b] = (byte)text.Length;
         }
 
