@@ -352,10 +352,20 @@ internal sealed class ImageFetcher : IDisposable
         var relative = q < 0 ? null : QueryHelpers.ParseQuery(pathAndQuery[q..]).TryGetValue("d", out var d) ? d.ToString() : null;
         if (string.IsNullOrEmpty(relative))
             throw new ImageFetchException(ImageFetchFailure.InvalidUri, $"'{pathAndQuery}' has no ?d=<path> parameter.");
-        var full = LocalFilePath(root, relative);
-        if (full is null)
-            return null;
+        try
+        {
+            var full = LocalFilePath(root, relative);
+            return full is null ? null : await ReadLocalFileAsync(full, relative, identity, cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            throw new ImageFetchException(ImageFetchFailure.Unreachable,
+                $"could not read '{relative}' under LOCAL_FILES_DOCUMENT_ROOT ({ex.GetType().Name}); check the file's permissions for this backend's user.", ex);
+        }
+    }
 
+    private async Task<FetchedImage> ReadLocalFileAsync(string full, string relative, string identity, CancellationToken cancellationToken)
+    {
         var stream = new FileStream(full, FileMode.Open, FileAccess.Read, FileShare.Read, 1, FileOptions.Asynchronous | FileOptions.SequentialScan);
         await using (stream.ConfigureAwait(false))
         {

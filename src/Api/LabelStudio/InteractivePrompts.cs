@@ -84,6 +84,7 @@ internal static class InteractivePromptBuilder
                     continue;
                 }
 
+                // The Prompt holds this list by reference; later keypoints of the same target are appended to it.
                 var points = new List<PromptPoint> { point };
                 pointObjects[target] = (prompts.Count, points);
                 prompts.Add(new InteractivePrompt(new Prompt(points), target.MapLabel(FirstLabel(value.KeyPointLabels, value.Labels)),

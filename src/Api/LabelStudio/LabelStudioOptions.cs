@@ -57,6 +57,8 @@ internal sealed class LabelStudioOptions
         }
 
         var root = configuration["LOCAL_FILES_DOCUMENT_ROOT"];
+        if (!string.IsNullOrWhiteSpace(root) && !Directory.Exists(root))
+            throw new InvalidOperationException($"LOCAL_FILES_DOCUMENT_ROOT must be an existing directory (got '{root}'); mount Label Studio's local-files root there or unset it.");
         return new LabelStudioOptions
         {
             Url = url,

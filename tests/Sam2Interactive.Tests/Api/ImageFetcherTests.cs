@@ -266,6 +266,20 @@ public sealed class ImageFetcherTests
     }
 
     [Test]
+    public async Task FetchAsync_ConcurrentFetchesWithPersonalAccessToken_ShareOneRefresh()
+    {
+        using var fetcher = Fetcher(LabelStudioStandIn.PersonalAccessToken);
+
+        var all = await Task.WhenAll(Enumerable.Range(0, 8).Select(_ => Bytes(fetcher, "/data/upload/2/abc.png")));
+
+        using (Assert.EnterMultipleScope())
+        {
+            Assert.That(all, Has.All.EqualTo(s_png));
+            Assert.That(_ls.Refreshes, Is.EqualTo(1));
+        }
+    }
+
+    [Test]
     public async Task FetchAsync_AccessTokenRevoked_RefreshesOnceOn401AndSucceeds()
     {
         using var fetcher = Fetcher(LabelStudioStandIn.PersonalAccessToken);
@@ -465,6 +479,8 @@ public sealed class ImageFetcherTests
     }
 
     [TestCase("LABEL_STUDIO_HOST", "ls:8080", "LABEL_STUDIO_HOST must be an absolute http:// or https:// URL")]
+    [TestCase("LABEL_STUDIO_URL", "ftp://ls", "LABEL_STUDIO_URL must be an absolute http:// or https:// URL")]
+    [TestCase("LOCAL_FILES_DOCUMENT_ROOT", "/no/such/dir/sam2i", "LOCAL_FILES_DOCUMENT_ROOT must be an existing directory")]
     [TestCase("MAX_IMAGE_BYTES", "64MB", "MAX_IMAGE_BYTES must be a whole number")]
     public void FromConfiguration_InvalidSetting_ThrowsNamingIt(string key, string value, string expected)
     {
