@@ -1,0 +1,214 @@
+using System.Collections.Concurrent;
+using System.Xml;
+using System.Xml.Linq;
+
+namespace Sam2Interactive.Api.LabelStudio;
+
+/// <summary>A labeling control (BrushLabels, KeyPointLabels, RectangleLabels, ...) and its label values in order.</summary>
+internal sealed record LabelControl(string Tag, string Name, IReadOnlyList<string> Labels, bool Smart);
+
+/// <summary>
+/// One Image tag that has a BrushLabels control: where masks go (<see cref="Brush"/>.Name is the response
+/// <c>from_name</c>, <see cref="ImageName"/> its <c>to_name</c>) and which smart controls send prompts for it.
+/// </summary>
+internal sealed record BrushTarget(
+    string ImageName,
+    string? ValueVariable,
+    LabelControl Brush,
+    IReadOnlyList<LabelControl> SmartKeyPoints,
+    IReadOnlyList<LabelControl> SmartRectangles)
+{
+    /// <summary>
+    /// The BrushLabels label for a prompt label: the same value (ordinal, then case-insensitive), else the first
+    /// BrushLabels label; the prompt label itself only when BrushLabels has no labels at all.
+    /// </summary>
+    public string MapLabel(string? promptLabel)
+    {
+        var labels = Brush.Labels;
+        if (promptLabel is not null)
+        {
+            foreach (var l in labels)
+            {
+                if (string.Equals(l, promptLabel, StringComparison.Ordinal))
+                    return l;
+            }
+
+            foreach (var l in labels)
+            {
+                if (string.Equals(l, promptLabel, StringComparison.OrdinalIgnoreCase))
+                    return l;
+            }
+        }
+
+        return labels.Count > 0 ? labels[0] : promptLabel ?? string.Empty;
+    }
+}
+
+/// <summary>The parts of a label config this backend uses: one <see cref="BrushTarget"/> per Image with BrushLabels.</summary>
+internal sealed class LabelConfig(IReadOnlyList<BrushTarget> targets)
+{
+    /// <summary>Never empty.</summary>
+    public IReadOnlyList<BrushTarget> Targets { get; } = targets;
+
+    /// <summary>The target whose Image is named <paramref name="toName"/>; with a null name, the first target.</summary>
+    public BrushTarget? FindTarget(string? toName)
+    {
+        if (toName is null)
+            return Targets[0];
+        foreach (var t in Targets)
+        {
+            if (string.Equals(t.ImageName, toName, StringComparison.Ordinal))
+                return t;
+        }
+
+        return null;
+    }
+}
+
+/// <summary>Either a usable <see cref="LabelConfig"/> or, in <see cref="Problem"/>, why masks cannot be returned.</summary>
+internal sealed record LabelConfigResult(LabelConfig? Config, string? Problem)
+{
+    public bool IsUsable => Config is not null;
+}
+
+/// <summary>
+/// Parses LS label configs (XML, DTDs prohibited) and remembers each distinct config string, so a project's config is
+/// parsed once rather than per click. Tag and attribute names are matched case-insensitively, as LS does. Thread-safe.
+/// </summary>
+internal sealed class LabelConfigParser
+{
+    private readonly ConcurrentDictionary<string, LabelConfigResult> _cache = new(StringComparer.Ordinal);
+    private readonly int _capacity;
+
+    /// <param name="capacity">Distinct configs kept; when exceeded the cache is cleared (configs change rarely).</param>
+    public LabelConfigParser(int capacity = 64)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(capacity, 1);
+        _capacity = capacity;
+    }
+
+    /// <summary>Number of configs currently cached.</summary>
+    public int CachedCount => _cache.Count;
+
+    /// <summary>The parse result for <paramref name="labelConfig"/>, from the cache when seen before.</summary>
+    public LabelConfigResult Parse(string? labelConfig)
+    {
+        if (string.IsNullOrWhiteSpace(labelConfig))
+            return new LabelConfigResult(null, "the request has no label_config");
+        if (_cache.TryGetValue(labelConfig, out var cached))
+            return cached;
+        var result = ParseUncached(labelConfig);
+        if (_cache.Count >= _capacity)
+            _cache.Clear();
+        return _cache.GetOrAdd(labelConfig, result);
+    }
+
+    /// <summary>Parses without the cache.</summary>
+    public static LabelConfigResult ParseUncached(string labelConfig)
+    {
+        XDocument doc;
+        try
+        {
+            var settings = new XmlReaderSettings
+            {
+                DtdProcessing = DtdProcessing.Prohibit,
+                XmlResolver = null,
+                IgnoreComments = true,
+                IgnoreProcessingInstructions = true,
+            };
+            using var reader = XmlReader.Create(new StringReader(labelConfig), settings);
+            doc = XDocument.Load(reader);
+        }
+        catch (XmlException ex)
+        {
+            return new LabelConfigResult(null, $"label_config is not valid XML ({ex.Message})");
+        }
+
+        var images = new List<(string Name, string? Value)>();
+        var controls = new List<(LabelControl Control, string[] ToNames)>();
+        foreach (var el in doc.Descendants())
+        {
+            var tag = el.Name.LocalName;
+            if (tag.Equals("Image", StringComparison.OrdinalIgnoreCase))
+            {
+                var name = Attr(el, "name");
+                if (name is not null)
+                    images.Add((name, Variable(Attr(el, "value") ?? Attr(el, "valueList"))));
+                continue;
+            }
+
+            if (!IsKnownControl(tag))
+                continue;
+            var controlName = Attr(el, "name");
+            var toName = Attr(el, "toName");
+            if (controlName is null || toName is null)
+                continue;
+            var smart = IsTrue(Attr(el, "smart")) || IsTrue(Attr(el, "smartOnly"));
+            var labels = el.Descendants()
+                .Where(l => l.Name.LocalName.Equals("Label", StringComparison.OrdinalIgnoreCase))
+                .Select(l => Attr(l, "value"))
+                .OfType<string>()
+                .ToArray();
+            var toNames = toName.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries);
+            controls.Add((new LabelControl(CanonicalTag(tag), controlName, labels, smart), toNames));
+        }
+
+        if (images.Count == 0)
+            return new LabelConfigResult(null, "label_config has no <Image> tag; this backend segments images only");
+
+        var brushes = controls.Where(c => c.Control.Tag == "BrushLabels").ToList();
+        if (brushes.Count == 0)
+        {
+            return new LabelConfigResult(null,
+                "label_config has no <BrushLabels> control; add <BrushLabels name=\"...\" toName=\"" + images[0].Name +
+                "\"> with the labels masks should get");
+        }
+
+        var targets = new List<BrushTarget>();
+        foreach (var (imageName, value) in images)
+        {
+            var brush = brushes.FirstOrDefault(b => b.ToNames.Contains(imageName, StringComparer.Ordinal)).Control;
+            if (brush is null)
+                continue;
+            List<LabelControl> SmartOf(string tag) => controls
+                .Where(c => c.Control.Tag == tag && c.Control.Smart && c.ToNames.Contains(imageName, StringComparer.Ordinal))
+                .Select(c => c.Control)
+                .ToList();
+            targets.Add(new BrushTarget(imageName, value, brush,
+                [.. SmartOf("KeyPointLabels"), .. SmartOf("KeyPoint")],
+                [.. SmartOf("RectangleLabels"), .. SmartOf("Rectangle")]));
+        }
+
+        if (targets.Count == 0)
+        {
+            return new LabelConfigResult(null,
+                $"the <BrushLabels> control '{brushes[0].Control.Name}' has toName=\"{string.Join(',', brushes[0].ToNames)}\", " +
+                $"which names no <Image> (images: {string.Join(", ", images.Select(i => i.Name))})");
+        }
+
+        return new LabelConfigResult(new LabelConfig(targets), null);
+    }
+
+    private static readonly string[] s_controls = ["BrushLabels", "KeyPointLabels", "RectangleLabels", "KeyPoint", "Rectangle"];
+
+    private static bool IsKnownControl(string tag) => s_controls.Any(c => c.Equals(tag, StringComparison.OrdinalIgnoreCase));
+
+    private static string CanonicalTag(string tag) => s_controls.First(c => c.Equals(tag, StringComparison.OrdinalIgnoreCase));
+
+    private static string? Attr(XElement el, string name)
+    {
+        foreach (var a in el.Attributes())
+        {
+            if (a.Name.LocalName.Equals(name, StringComparison.OrdinalIgnoreCase))
+                return a.Value;
+        }
+
+        return null;
+    }
+
+    private static bool IsTrue(string? value) => value is not null && value.Trim().Equals("true", StringComparison.OrdinalIgnoreCase);
+
+    // "$image" -> "image"; a literal value (no '$') has no task variable.
+    private static string? Variable(string? value) =>
+        value is not null && value.StartsWith('$') && value.Length > 1 ? value[1..] : null;
+}

@@ -1,0 +1,114 @@
+using System.Text.Json.Serialization;
+
+namespace Sam2Interactive.Api.LabelStudio;
+
+// Response bodies (protocol.md §1.3, §1.4). Property order is the wire order.
+
+/// <summary><c>/predict</c> answer: one element per task; an empty list for no-context and unsupported calls.</summary>
+internal sealed class PredictResponse
+{
+    public required IReadOnlyList<PredictionResult> Results { get; init; }
+
+    /// <summary><c>{"results":[]}</c>.</summary>
+    public static PredictResponse Empty { get; } = new() { Results = [] };
+}
+
+/// <summary>One task's prediction (SDK <c>PredictionValue</c>): <c>{"result":[regions],"score","model_version"}</c>.</summary>
+internal sealed class PredictionResult
+{
+    public required IReadOnlyList<BrushRegion> Result { get; init; }
+
+    public double Score { get; init; }
+
+    public required string ModelVersion { get; init; }
+}
+
+/// <summary>
+/// A BrushLabels region. <see cref="FromName"/> is the BrushLabels control (not the smart control that sent the
+/// prompt); <see cref="OriginalWidth"/>/<see cref="OriginalHeight"/> are echoed from the context and the RLE must
+/// decode to exactly 4·W·H bytes. Ids must be unique within a response.
+/// </summary>
+internal sealed class BrushRegion
+{
+    public required string Id { get; init; }
+
+    public required string FromName { get; init; }
+
+    public required string ToName { get; init; }
+
+    public string Type { get; init; } = "brushlabels";
+
+    public int OriginalWidth { get; init; }
+
+    public int OriginalHeight { get; init; }
+
+    public int ImageRotation { get; init; }
+
+    public required BrushValue Value { get; init; }
+
+    public double Score { get; init; }
+
+    public bool Readonly { get; init; }
+}
+
+/// <summary><c>{"format":"rle","rle":[bytes],"brushlabels":[label]}</c>.</summary>
+internal sealed class BrushValue
+{
+    public string Format { get; init; } = "rle";
+
+    /// <summary>
+    /// Label Studio RLE bytes, written as a JSON array of numbers 0..255. The memory may be a pooled buffer slice:
+    /// it must stay valid until serialisation finishes; its owner returns it afterwards.
+    /// </summary>
+    [JsonConverter(typeof(RleJsonConverter))]
+    public required ReadOnlyMemory<byte> Rle { get; init; }
+
+    [JsonPropertyName("brushlabels")]
+    public required IReadOnlyList<string> BrushLabels { get; init; }
+}
+
+/// <summary><c>/setup</c> answer; LS reads only <c>model_version</c>.</summary>
+internal sealed class SetupResponse
+{
+    public required string ModelVersion { get; init; }
+}
+
+/// <summary>
+/// <c>GET /</c> and <c>/health</c>: LS only needs 2xx + valid JSON. <c>status</c> is <c>UP</c> when ready, otherwise
+/// (with HTTP 503) a state such as <c>STARTING</c> and a <see cref="Reason"/>.
+/// </summary>
+internal sealed class HealthResponse
+{
+    public required string Status { get; init; }
+
+    public required string ModelClass { get; init; }
+
+    public string? Model { get; init; }
+
+    public string? Device { get; init; }
+
+    /// <summary>Cache counters by name (entries, bytes, hits, ...), as the cache stage reports them.</summary>
+    public IReadOnlyDictionary<string, long>? Cache { get; init; }
+
+    public string? Reason { get; init; }
+}
+
+/// <summary><c>GET /versions</c>: <c>{"versions":[...]}</c>.</summary>
+internal sealed class VersionsResponse
+{
+    public required IReadOnlyList<string> Versions { get; init; }
+}
+
+/// <summary><c>/webhook</c> answer, shaped like the SDK's (<c>{"status":"ok"}</c> / <c>{"status":"Unknown event"}</c>).</summary>
+internal sealed class WebhookResponse
+{
+    public required string Status { get; init; }
+}
+
+/// <summary>An error body, shaped like the SDK's exception handler: <c>{"status":400,"detail":"..."}</c>.</summary>
+internal sealed class ErrorResponse
+{
+    public int Status { get; init; }
+
+    public required string Detail { get; init; }
+}
