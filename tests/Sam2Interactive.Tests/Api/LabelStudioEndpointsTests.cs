@@ -1,0 +1,237 @@
+using System.Net;
+using System.Net.Http.Json;
+using System.Text;
+using System.Text.Json;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.Extensions.DependencyInjection;
+using NUnit.Framework;
+using Sam2Interactive.Api;
+using Sam2Interactive.Decoder;
+using Sam2Interactive.Encoder;
+using Sam2Interactive.StandIns;
+using Sam2Interactive.Tests.Support;
+
+namespace Sam2Interactive.Tests.Api;
+
+/// <summary>
+/// The real server (Kestrel on loopback, stand-in SAM2 models) against the Label Studio stand-in, with request bodies
+/// shaped as Label Studio sends them. Masks come back as brush RLE, are decoded and compared with the drawn shapes.
+/// </summary>
+[TestFixture]
+[NonParallelizable]
+public sealed class LabelStudioEndpointsTests
+{
+    private const int W = 640, H = 480;
+    private LabelStudioStandIn _ls = null!;
+    private WebApplication _server = null!;
+    private HttpClient _http = null!;
+    private Scene _scene = null!;
+
+    [OneTimeSetUp]
+    public async Task StartServers()
+    {
+        _ls = await LabelStudioStandIn.StartAsync();
+        _scene = Scenes.Create(W, H);
+        _ls.Files["/data/upload/2/scene.png"] = _scene.Encoded;
+        var models = StandInModelSet.Options(StandInFormat.SamExporter);
+        _server = Server.Build(["--urls", "http://127.0.0.1:0"], new Dictionary<string, string?>
+        {
+            ["ENCODER_PATH"] = models.EncoderPath,
+            ["DECODER_PATH"] = models.DecoderPath,
+            ["LABEL_STUDIO_URL"] = _ls.Url.ToString().TrimEnd('/'),
+            ["LABEL_STUDIO_API_KEY"] = LabelStudioStandIn.LegacyKey,
+            ["Logging:LogLevel:Default"] = "Warning",
+        });
+        await _server.StartAsync();
+        _http = new HttpClient { BaseAddress = new Uri(_server.Urls.First()), Timeout = TimeSpan.FromSeconds(30) };
+        for (var i = 0; i < 200 && (await _http.GetAsync("/health")).StatusCode != HttpStatusCode.OK; i++) await Task.Delay(50);
+    }
+
+    [OneTimeTearDown]
+    public async Task StopServers()
+    {
+        _http.Dispose();
+        await _server.StopAsync();
+        await _server.DisposeAsync();
+        await _ls.DisposeAsync();
+    }
+
+    private long EncoderRuns => _server.Services.GetRequiredService<Sam2Encoder>().Runs;
+
+    private static string KeyPoint(float px, float py, bool? positive, string label = "defect") =>
+        $$$"""{"id":"{{{Guid.NewGuid():N}}}","from_name":"tag2","to_name":"image","type":"keypointlabels","origin":"manual","original_width":{{{W}}},"original_height":{{{H}}},"image_rotation":0,"value":{"x":{{{px / W * 100}}},"y":{{{py / H * 100}}},"width":0.3,"keypointlabels":["{{{label}}}"]}{{{(positive is null ? "" : $",\"is_positive\":{positive.Value.ToString().ToLowerInvariant()}")}}}}""";
+
+    private static string Rectangle(SkiaSharp.SKRect r, float pad = 5) =>
+        $$$"""{"id":"{{{Guid.NewGuid():N}}}","from_name":"tag3","to_name":"image","type":"rectanglelabels","origin":"manual","original_width":{{{W}}},"original_height":{{{H}}},"image_rotation":0,"value":{"x":{{{(r.Left - pad) / W * 100}}},"y":{{{(r.Top - pad) / H * 100}}},"width":{{{(r.Width + 2 * pad) / W * 100}}},"height":{{{(r.Height + 2 * pad) / H * 100}}},"rotation":0,"rectanglelabels":["defect"]}}""";
+
+    private static string Body(string image, string? items)
+    {
+        var context = items is null ? "null" : "{\"result\":[" + items + "]}";
+        return "{\"tasks\":[{\"id\":21,\"data\":{\"image\":\"" + image + "\"},\"annotations\":[],\"drafts\":[],\"predictions\":[]}]," +
+            "\"project\":\"3.1746612998\",\"label_config\":" + JsonSerializer.Serialize(LabelStudioSamples.SeedLabelConfig) + "," +
+            "\"params\":{\"login\":null,\"password\":null,\"context\":" + context + "}}";
+    }
+
+    private async Task<(HttpStatusCode Status, JsonDocument Json)> Post(string path, string body)
+    {
+        using var response = await _http.PostAsync(path, new StringContent(body, Encoding.UTF8, "application/json"));
+        return (response.StatusCode, JsonDocument.Parse(await response.Content.ReadAsStringAsync()));
+    }
+
+    private static byte[] MaskOf(JsonElement region, int width, int height)
+    {
+        var rle = region.GetProperty("value").GetProperty("rle").EnumerateArray().Select(e => (byte)e.GetInt32()).ToArray();
+        var rgba = BrushRle.Decode(rle);
+        Assert.That(rgba, Has.Length.EqualTo(4 * width * height));
+        var alpha = new byte[width * height];
+        for (var i = 0; i < alpha.Length; i++) alpha[i] = rgba[4 * i + 3];
+        return alpha;
+    }
+
+    [Test]
+    public async Task Health_AfterWarmUp_UpWithModelAndDevice()
+    {
+        using var json = JsonDocument.Parse(await _http.GetStringAsync("/health"));
+        Assert.That(json.RootElement.GetProperty("status").GetString(), Is.EqualTo("UP"));
+        Assert.That(json.RootElement.GetProperty("model_class").GetString(), Is.EqualTo("Sam2Interactive"));
+        Assert.That(json.RootElement.GetProperty("device").GetString(), Is.EqualTo("cpu"));
+    }
+
+    [Test]
+    public async Task Setup_ExtraParamsAsString_ReturnsModelVersion()
+    {
+        var (status, json) = await Post("/setup", """{"project":"3.1746612998","schema":"<View/>","hostname":"http://localhost:8080","access_token":"x","extra_params":"{\"a\":1}"}""");
+        Assert.That(status, Is.EqualTo(HttpStatusCode.OK));
+        Assert.That(json.RootElement.GetProperty("model_version").GetString(), Is.EqualTo("sam2.1_hiera_tiny"));
+    }
+
+    [Test]
+    public async Task Versions_Get_ListsModelVersion()
+    {
+        using var json = JsonDocument.Parse(await _http.GetStringAsync("/versions"));
+        Assert.That(json.RootElement.GetProperty("versions")[0].GetString(), Is.EqualTo("sam2.1_hiera_tiny"));
+    }
+
+    [Test]
+    public async Task Predict_SmartKeypointsWithNegative_BrushRegionMatchesObject()
+    {
+        var disc = Scenes.Centre(Scenes.RedDiscBounds(W, H));
+        var pink = Scenes.Centre(Scenes.PinkSquare(W, H));
+        // The first point has no is_positive (positive), the second is an Alt+click.
+        var (status, json) = await Post("/predict", Body("/data/upload/2/scene.png", KeyPoint(disc.X, disc.Y, null) + "," + KeyPoint(pink.X, pink.Y, false)));
+
+        Assert.That(status, Is.EqualTo(HttpStatusCode.OK), json.RootElement.ToString());
+        var result = json.RootElement.GetProperty("results")[0];
+        Assert.That(result.GetProperty("model_version").GetString(), Is.EqualTo("sam2.1_hiera_tiny"));
+        var region = result.GetProperty("result")[0];
+        Assert.That(region.GetProperty("from_name").GetString(), Is.EqualTo("tag"));
+        Assert.That(region.GetProperty("to_name").GetString(), Is.EqualTo("image"));
+        Assert.That(region.GetProperty("type").GetString(), Is.EqualTo("brushlabels"));
+        Assert.That(region.GetProperty("original_width").GetInt32(), Is.EqualTo(W));
+        Assert.That(region.GetProperty("value").GetProperty("brushlabels")[0].GetString(), Is.EqualTo("defect"));
+        Assert.That(region.GetProperty("readonly").GetBoolean(), Is.False);
+        var mask = MaskOf(region, W, H);
+        Assert.That(mask.Distinct().Order(), Is.EqualTo(new byte[] { 0, 255 }));
+        Assert.That(Scenes.IoU(mask, _scene.Objects["red"]), Is.GreaterThanOrEqualTo(0.9));
+    }
+
+    [Test]
+    public async Task Predict_TwoSmartRectangles_TwoRegionsWithUniqueIds()
+    {
+        var (status, json) = await Post("/predict", Body("/data/upload/2/scene.png",
+            Rectangle(Scenes.BlueRect(W, H)) + "," + Rectangle(Scenes.PinkSquare(W, H))));
+
+        Assert.That(status, Is.EqualTo(HttpStatusCode.OK), json.RootElement.ToString());
+        var regions = json.RootElement.GetProperty("results")[0].GetProperty("result").EnumerateArray().ToList();
+        Assert.That(regions, Has.Count.EqualTo(2));
+        Assert.That(regions[0].GetProperty("id").GetString(), Is.Not.EqualTo(regions[1].GetProperty("id").GetString()));
+        Assert.That(Scenes.IoU(MaskOf(regions[0], W, H), _scene.Objects["blue"]), Is.GreaterThanOrEqualTo(0.9));
+        Assert.That(Scenes.IoU(MaskOf(regions[1], W, H), _scene.Objects["pink"]), Is.GreaterThanOrEqualTo(0.9));
+    }
+
+    [Test]
+    public async Task Predict_NoContextThenClick_EncodesAheadAndClickDoesNotEncode()
+    {
+        var scene = Scenes.Create(W, H, SkiaSharp.SKEncodedImageFormat.Jpeg);
+        _ls.Files["/data/upload/2/opened.jpg"] = scene.Encoded;
+        var before = EncoderRuns;
+
+        var (status, json) = await Post("/predict", Body("/data/upload/2/opened.jpg", null));
+
+        Assert.That(status, Is.EqualTo(HttpStatusCode.OK));
+        Assert.That(json.RootElement.GetProperty("results").GetArrayLength(), Is.Zero);
+        for (var i = 0; i < 200 && EncoderRuns == before; i++) await Task.Delay(25);
+        Assert.That(EncoderRuns, Is.EqualTo(before + 1), "the task-open call encoded the image in the background");
+
+        var blue = Scenes.Centre(Scenes.BlueRect(W, H));
+        (status, json) = await Post("/predict", Body("/data/upload/2/opened.jpg", KeyPoint(blue.X, blue.Y, true)));
+        Assert.That(status, Is.EqualTo(HttpStatusCode.OK));
+        Assert.That(EncoderRuns, Is.EqualTo(before + 1), "the click found the embedding ready");
+        Assert.That(Scenes.IoU(MaskOf(json.RootElement.GetProperty("results")[0].GetProperty("result")[0], W, H), scene.Objects["blue"]), Is.GreaterThanOrEqualTo(0.9));
+    }
+
+    [Test]
+    public async Task Webhook_TasksCreated_AnswersAtOnceAndPrefetches()
+    {
+        _ls.Files["/data/upload/2/imported.png"] = Scenes.Create(320, 240).Encoded;
+        var before = EncoderRuns;
+        var body = """{"action":"TASKS_CREATED","tasks":[{"id":31,"data":{"image":"/data/upload/2/imported.png"}}],"project":{"id":3}}""";
+
+        var start = System.Diagnostics.Stopwatch.StartNew();
+        var (status, _) = await Post("/webhook", body);
+        Assert.That(status, Is.EqualTo(HttpStatusCode.OK));
+        Assert.That(start.Elapsed, Is.LessThan(TimeSpan.FromSeconds(1)), "Label Studio gives up after 1 s");
+        for (var i = 0; i < 200 && EncoderRuns == before; i++) await Task.Delay(25);
+        Assert.That(EncoderRuns, Is.EqualTo(before + 1));
+    }
+
+    [TestCase("{not json", HttpStatusCode.BadRequest)]                          // malformed JSON
+    [TestCase("""{"tasks":[]}""", HttpStatusCode.BadRequest)]                    // empty tasks
+    [TestCase("""{"label_config":"<View/>"}""", HttpStatusCode.BadRequest)]     // missing tasks
+    public async Task Predict_BadBody_4xxWithMessageAndServerStaysUp(string body, HttpStatusCode expected)
+    {
+        var (status, json) = await Post("/predict", body);
+        Assert.That(status, Is.EqualTo(expected));
+        Assert.That(json.RootElement.GetProperty("detail").GetString(), Is.Not.Empty);
+        Assert.That((await _http.GetAsync("/health")).StatusCode, Is.EqualTo(HttpStatusCode.OK));
+    }
+
+    [Test]
+    public async Task Predict_ImageMissingInLabelStudio_404SayingWhere()
+    {
+        var (status, json) = await Post("/predict", Body("/data/upload/2/nope.png", KeyPoint(10, 10, true)));
+        Assert.That(status, Is.EqualTo(HttpStatusCode.NotFound));
+        Assert.That(json.RootElement.GetProperty("detail").GetString(), Does.Contain("not found"));
+    }
+
+    [Test]
+    public async Task Predict_ImageIsHtml_422AndNothingCached()
+    {
+        _ls.Files["/data/upload/2/error.png"] = "<html><body>502 Bad Gateway</body></html>"u8.ToArray();
+        var (status, json) = await Post("/predict", Body("/data/upload/2/error.png", KeyPoint(10, 10, true)));
+        Assert.That(status, Is.EqualTo(HttpStatusCode.UnprocessableEntity));
+        Assert.That(json.RootElement.GetProperty("detail").GetString(), Does.Contain("unsupported image format"));
+
+        // The file is fixed in Label Studio: the next click works (the failure was not cached).
+        _ls.Files["/data/upload/2/error.png"] = _scene.Encoded;
+        var blue = Scenes.Centre(Scenes.BlueRect(W, H));
+        (status, _) = await Post("/predict", Body("/data/upload/2/error.png", KeyPoint(blue.X, blue.Y, true)));
+        Assert.That(status, Is.EqualTo(HttpStatusCode.OK));
+    }
+
+    [Test]
+    public async Task Predict_PercentOver100_422NamingTheField()
+    {
+        var item = KeyPoint(10, 10, true).Replace("\"x\":", "\"x\":250,\"ignored\":", StringComparison.Ordinal);
+        var (status, json) = await Post("/predict", Body("/data/upload/2/scene.png", item));
+        Assert.That(status, Is.EqualTo(HttpStatusCode.UnprocessableEntity), json.RootElement.ToString());
+        Assert.That(json.RootElement.GetProperty("detail").GetString(), Does.Contain("x"));
+    }
+
+    [Test]
+    public async Task Metrics_Get_PrometheusText()
+    {
+        var text = await _http.GetStringAsync("/metrics");
+        Assert.That(text, Does.Contain("http_requests_received_total"));
+    }
+}
