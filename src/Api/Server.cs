@@ -19,7 +19,7 @@ internal static class Server
         {
             app = Build(args);
         }
-        catch (ArgumentException e)
+        catch (Exception e) when (e is ArgumentException or InvalidOperationException)
         {
             // Invalid settings stop start-up with a message naming the setting.
             await Console.Error.WriteLineAsync("sam2i: invalid configuration: " + e.Message);
@@ -34,6 +34,20 @@ internal static class Server
     {
         var builder = WebApplication.CreateSlimBuilder(args);
         if (settings is not null) builder.Configuration.AddInMemoryCollection(settings);
+        // The seed backend's LOG_LEVEL (DEBUG, INFO, WARNING, ERROR) next to ASP.NET's Logging__LogLevel__Default.
+        if (builder.Configuration["LOG_LEVEL"] is { Length: > 0 } level)
+        {
+            builder.Logging.SetMinimumLevel(level.ToUpperInvariant() switch
+            {
+                "TRACE" => LogLevel.Trace,
+                "DEBUG" => LogLevel.Debug,
+                "INFO" or "INFORMATION" => LogLevel.Information,
+                "WARN" or "WARNING" => LogLevel.Warning,
+                "ERROR" => LogLevel.Error,
+                "CRITICAL" => LogLevel.Critical,
+                _ => throw new ArgumentException($"LOG_LEVEL must be DEBUG, INFO, WARNING, ERROR or CRITICAL, not '{level}'."),
+            });
+        }
         if (string.IsNullOrEmpty(builder.Configuration["urls"]))
         {
             var port = builder.Configuration["PORT"] is { Length: > 0 } p ? p : DefaultPort.ToString(System.Globalization.CultureInfo.InvariantCulture);

@@ -9,9 +9,14 @@ namespace Sam2Interactive.Api.Segmentation;
 /// <summary>
 /// The click path: task image → cached embedding (fetched and encoded once) → one decoder run per object → brush RLE.
 /// </summary>
-internal sealed class SegmentationService(
-    EmbeddingStore store, ImageFetcher fetcher, Sam2Encoder encoder, Sam2Decoder decoder, ModelOptions models)
+/// <remarks>The sessions are resolved on first use, so the host (and /health, answering 503 while models load) starts
+/// before the model files are loaded and warmed.</remarks>
+internal sealed class SegmentationService(EmbeddingStore store, ImageFetcher fetcher, ModelOptions models, IServiceProvider services)
 {
+    private Sam2Encoder Encoder => services.GetRequiredService<Sam2Encoder>();
+
+    private Sam2Decoder Decoder => services.GetRequiredService<Sam2Decoder>();
+
     /// <summary>Model name and version reported to Label Studio.</summary>
     public string ModelVersion => models.ModelName;
 
@@ -26,7 +31,7 @@ internal sealed class SegmentationService(
                 using var image = await fetcher.FetchAsync(imageUri, taskId, ct).ConfigureAwait(false);
                 return image.Bytes.ToArray();
             },
-            bytes => encoder.EncodeImage(bytes, models.MaxImagePixels, out _),
+            bytes => Encoder.EncodeImage(bytes, models.MaxImagePixels, out _),
             cancellationToken);
 
     /// <summary>Whether the task image's embedding is already held (prefetch skips it before any download).</summary>
@@ -42,7 +47,7 @@ internal sealed class SegmentationService(
         foreach (var group in objects.Select((o, i) => (o, i)).GroupBy(x => (x.o.OriginalWidth, x.o.OriginalHeight)))
         {
             var items = group.ToList();
-            var masks = decoder.PredictMany(embedding, items.Select(x => x.o.Prompt).ToList(), group.Key.OriginalWidth, group.Key.OriginalHeight);
+            var masks = Decoder.PredictMany(embedding, items.Select(x => x.o.Prompt).ToList(), group.Key.OriginalWidth, group.Key.OriginalHeight);
             try
             {
                 for (var k = 0; k < masks.Length; k++)
