@@ -18,6 +18,7 @@ internal static partial class LabelStudioEndpoints
         app.MapGet("/versions", (SegmentationService s) => Json(new VersionsResponse { Versions = [s.ModelVersion] }, LabelStudioJsonContext.Default.VersionsResponse));
         app.MapPost("/predict", Predict);
         app.MapPost("/webhook", Webhook).AddEndpointFilter(WebhookSecretFilter.FromConfiguration(configuration));
+        app.MapPost("/prefetch", Prefetch);
         return app;
     }
 
@@ -30,7 +31,8 @@ internal static partial class LabelStudioEndpoints
             ModelClass = "Sam2Interactive",
             Model = options.ModelName,
             Device = ready ? OrtSessionFactory.ActiveProvider.ToLowerInvariant() : options.Device,
-            Cache = new Dictionary<string, long> { ["memory_entries"] = store.Count, ["memory_hits"] = store.Hits, ["memory_misses"] = store.Misses },
+            Cache = new Dictionary<string, long> { ["memory_entries"] = store.Count, ["memory_bytes"] = store.Bytes, ["encodes_queued"] = store.EncodesQueued },
+            CacheState = store.DistributedState,
             Reason = readiness.Reason,
         };
         return Json(body, LabelStudioJsonContext.Default.HealthResponse, ready ? 200 : 503);
@@ -54,7 +56,7 @@ internal static partial class LabelStudioEndpoints
     }
 
     private static async Task<IResult> Predict(HttpRequest request, SegmentationService segmentation, PrefetchQueue prefetch, LabelConfigParser parser,
-        ILoggerFactory loggers, CancellationToken cancellationToken)
+        Sam2Metrics metrics, ILoggerFactory loggers, CancellationToken cancellationToken)
     {
         var logger = loggers.CreateLogger("Sam2Interactive.Api.Predict");
         PredictRequest? body;
@@ -79,7 +81,7 @@ internal static partial class LabelStudioEndpoints
                 {
                     foreach (var target in cfg.Targets)
                     {
-                        if (ImageUri(task, target) is { } uri) prefetch.Enqueue(uri, task.Id);
+                        if (ImageUri(task, target) is { } uri) prefetch.Enqueue(uri, task.Id, EncodePriority.OpenedTask);
                     }
                 }
             }
@@ -111,6 +113,7 @@ internal static partial class LabelStudioEndpoints
         try
         {
             var result = await segmentation.SegmentAsync(imageUri, taskData.Id, objects, cancellationToken);
+            metrics.ClickSeconds.Observe(Stopwatch.GetElapsedTime(start).TotalSeconds);
             LogPredicted(logger, taskData.Id, result.Result.Count, Stopwatch.GetElapsedTime(start).TotalMilliseconds);
             return Json(new PredictResponse { Results = [result] }, LabelStudioJsonContext.Default.PredictResponse);
         }
@@ -146,7 +149,7 @@ internal static partial class LabelStudioEndpoints
                 foreach (var uri in config is null ? AnyImageUri(task) : config.Targets.Select(target => ImageUri(task, target)))
                 {
                     if (uri is null) continue;
-                    prefetch.Enqueue(uri, task.Id);
+                    prefetch.Enqueue(uri, task.Id, EncodePriority.Prefetch);
                     queued++;
                 }
             }
@@ -154,6 +157,43 @@ internal static partial class LabelStudioEndpoints
             return Json(new WebhookResponse { Status = "ok" }, LabelStudioJsonContext.Default.WebhookResponse);
         }
         return Json(new WebhookResponse { Status = "Unknown event" }, LabelStudioJsonContext.Default.WebhookResponse);
+    }
+
+    /// <summary>
+    /// <c>POST /prefetch</c> for scripts: <c>{"tasks":[...]}</c> (Label Studio task objects, with an optional
+    /// <c>label_config</c>) or <c>{"uris":["/data/upload/...", ...]}</c>. Queues at import priority; answers at once.
+    /// </summary>
+    private static async Task<IResult> Prefetch(HttpRequest request, PrefetchQueue prefetch, LabelConfigParser parser)
+    {
+        PrefetchRequest? body;
+        try
+        {
+            body = await JsonSerializer.DeserializeAsync(request.Body, LabelStudioJsonContext.Default.PrefetchRequest, request.HttpContext.RequestAborted);
+        }
+        catch (JsonException e)
+        {
+            return Error(400, "the /prefetch body must be {\"tasks\": [...]} or {\"uris\": [...]}: " + e.Message);
+        }
+        if (body is null || (body.Tasks is not { Count: > 0 } && body.Uris is not { Count: > 0 }))
+            return Error(400, "the /prefetch body must be {\"tasks\": [...]} or {\"uris\": [...]} with at least one entry");
+        var config = parser.Parse(body.LabelConfig).Config;
+        var queued = 0;
+        foreach (var uri in body.Uris ?? [])
+        {
+            if (string.IsNullOrWhiteSpace(uri)) continue;
+            prefetch.Enqueue(uri, null, EncodePriority.Prefetch);
+            queued++;
+        }
+        foreach (var task in body.Tasks ?? [])
+        {
+            foreach (var uri in config is null ? AnyImageUri(task) : config.Targets.Select(target => ImageUri(task, target)))
+            {
+                if (uri is null) continue;
+                prefetch.Enqueue(uri, task.Id, EncodePriority.Prefetch);
+                queued++;
+            }
+        }
+        return Results.Json(new PrefetchResponse { Queued = queued }, LabelStudioJsonContext.Default.PrefetchResponse, statusCode: 202);
     }
 
     private static string? ImageUri(LabelStudioTask task, BrushTarget target)

@@ -1,4 +1,3 @@
-using Prometheus;
 using Sam2Interactive.Api.LabelStudio;
 using Sam2Interactive.Api.Segmentation;
 using Sam2Interactive.Cache;
@@ -69,8 +68,12 @@ internal static class Server
 
         var app = builder.Build();
         app.UseLabelStudioBasicAuth(credentials);
-        app.UseHttpMetrics();
-        app.MapMetrics("/metrics");
+        app.UseRequestMetrics();
+        app.MapGet("/metrics", async (HttpContext context, Sam2Metrics metrics) =>
+        {
+            context.Response.ContentType = "text/plain; version=0.0.4; charset=utf-8";
+            await metrics.Registry.CollectAndExportAsTextAsync(context.Response.Body, context.RequestAborted);
+        });
         app.MapLabelStudioEndpoints(builder.Configuration);
         return app;
     }

@@ -11,6 +11,10 @@ public sealed class CacheOptions
     /// <value><c>ENCODER_CONCURRENCY</c>: encoder runs at once in this process. Default 1 (one per device).</value>
     public int EncoderConcurrency { get; set; } = 1;
 
+    /// <value><c>LOCK_WAIT</c>: how long a replica waits for another replica's encoder run of the same image before encoding
+    /// it itself. Default 120 s.</value>
+    public TimeSpan LockWait { get; set; } = TimeSpan.FromSeconds(120);
+
     /// <exception cref="ArgumentException">A setting is invalid; the message names it.</exception>
     public static CacheOptions FromConfiguration(IConfiguration configuration)
     {
@@ -26,6 +30,12 @@ public sealed class CacheOptions
             if (!int.TryParse(c, out var value) || value < 1 || value > 64)
                 throw new ArgumentException($"ENCODER_CONCURRENCY must be a whole number from 1 to 64, not '{c}'.");
             options.EncoderConcurrency = value;
+        }
+        if (configuration["LOCK_WAIT"] is { Length: > 0 } wait)
+        {
+            if (!double.TryParse(wait, System.Globalization.CultureInfo.InvariantCulture, out var seconds) || seconds < 0 || seconds > 3600)
+                throw new ArgumentException($"LOCK_WAIT must be seconds from 0 to 3600, not '{wait}'.");
+            options.LockWait = TimeSpan.FromSeconds(seconds);
         }
         return options;
     }

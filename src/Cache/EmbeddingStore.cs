@@ -1,13 +1,16 @@
 using System.Collections.Concurrent;
+using System.Diagnostics;
 using System.Security.Cryptography;
 using Sam2Interactive.Encoder;
 
 namespace Sam2Interactive.Cache;
 
 /// <summary>
-/// Tier 1 of the embedding cache: an in-process LRU bounded by bytes, keyed by the SHA-256 of the image bytes, plus a map
-/// from image URI to that hash so a click on a known task neither downloads nor decodes the image again. Concurrent
-/// requests for one image share one fetch and one encoder run (single-flight). Failures are never cached.
+/// The embedding cache. Tier 1: an in-process LRU bounded by bytes, keyed by the SHA-256 of the image bytes, plus a map from
+/// image URI to that hash so a click on a known task neither downloads nor decodes the image again. Tier 2
+/// (<see cref="IDistributedEmbeddingTier"/>, Redis): shared by the replicas, with the URI map and a cluster-wide encode lock.
+/// Concurrent requests in this process share one fetch and one encoder run; across replicas the lock makes the cluster
+/// encode an image once. Failures are never cached.
 /// </summary>
 internal sealed class EmbeddingStore : IDisposable
 {
@@ -18,30 +21,39 @@ internal sealed class EmbeddingStore : IDisposable
     private readonly LinkedList<(string Hash, ImageEmbedding Embedding)> _lru = new();
     private readonly Dictionary<string, LinkedListNode<(string Hash, ImageEmbedding Embedding)>> _byHash = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<string, string> _hashByUri = new(StringComparer.Ordinal);
-    private readonly ConcurrentDictionary<string, Lazy<Task<string>>> _fetching = new(StringComparer.Ordinal);
-    private readonly ConcurrentDictionary<string, Lazy<Task<bool>>> _encoding = new(StringComparer.Ordinal);
-    private readonly SemaphoreSlim _encoderSlots;
+    private readonly ConcurrentDictionary<string, Flight<string>> _resolving = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<string, Flight<bool>> _encoding = new(StringComparer.Ordinal);
+    private readonly PrioritySlots _encoderSlots;
     private readonly long _capacityBytes;
-    private long _hits;
-    private long _misses;
+    private readonly TimeSpan _lockWait;
+    private readonly Lazy<IDistributedEmbeddingTier> _tier2;
+    private readonly Sam2Metrics _metrics;
 
-    public EmbeddingStore(CacheOptions options)
+    public EmbeddingStore(CacheOptions options, Sam2Metrics metrics, Lazy<IDistributedEmbeddingTier> tier2)
     {
         _capacityBytes = options.MemoryBytes;
-        _encoderSlots = new SemaphoreSlim(options.EncoderConcurrency, options.EncoderConcurrency);
+        _lockWait = options.LockWait;
+        _encoderSlots = new PrioritySlots(options.EncoderConcurrency);
+        _metrics = metrics;
+        _tier2 = tier2;
     }
 
-    /// <summary>Embeddings held now.</summary>
+    /// <summary>Embeddings held in this process now.</summary>
     public int Count
     {
         get { lock (_gate) return _lru.Count; }
     }
 
-    public long Hits => Interlocked.Read(ref _hits);
+    /// <summary>Bytes of embeddings held in this process now (16 MiB each).</summary>
+    public long Bytes => Count * BytesPerEmbedding;
 
-    public long Misses => Interlocked.Read(ref _misses);
+    /// <summary>Encoder runs waiting for a slot.</summary>
+    public int EncodesQueued => _encoderSlots.Queued;
 
-    /// <summary>Whether the image behind <paramref name="uri"/> is known and its embedding is held (no fetch needed).</summary>
+    /// <summary>State of the shared tier, for /health: disabled, connected or degraded.</summary>
+    public string DistributedState => _tier2.IsValueCreated ? _tier2.Value.State : "not started";
+
+    /// <summary>Whether the image behind <paramref name="uri"/> is known and its embedding is held here (no fetch needed).</summary>
     public bool Contains(string uri)
     {
         if (!_hashByUri.TryGetValue(uri, out var hash)) return false;
@@ -49,72 +61,138 @@ internal sealed class EmbeddingStore : IDisposable
     }
 
     /// <summary>
-    /// The embedding of the image at <paramref name="uri"/>: from memory when held, else fetched once and encoded once however
-    /// many callers ask at the same time.
+    /// The embedding of the image at <paramref name="uri"/>: from memory when held, else from the shared tier, else fetched
+    /// once and encoded once (per process, and per cluster through the shared lock) however many callers ask.
     /// </summary>
     /// <param name="uri">Identity of the image source (Label Studio host + task image URI).</param>
-    /// <param name="fetch">Downloads the image bytes; runs at most once per URI at a time.</param>
-    /// <param name="encode">Decodes and encodes the bytes (runs on a thread-pool thread, at most ENCODER_CONCURRENCY at once).</param>
+    /// <param name="fetch">Downloads the image bytes; runs at most once per URI at a time, and not at all when the URI is known.</param>
+    /// <param name="encode">Decodes and encodes the bytes (on a thread-pool thread, at most ENCODER_CONCURRENCY at once).</param>
+    /// <param name="priority">Who waits: clicks overtake queued prefetches of other images, and promote a queued one of theirs.</param>
     /// <returns>An embedding with a reference taken for the caller, who must dispose it.</returns>
     public async Task<ImageEmbedding> GetOrCreateAsync(
-        string uri, Func<CancellationToken, Task<byte[]>> fetch, Func<byte[], ImageEmbedding> encode, CancellationToken cancellationToken)
+        string uri, Func<CancellationToken, Task<byte[]>> fetch, Func<byte[], ImageEmbedding> encode, EncodePriority priority, CancellationToken cancellationToken)
     {
         while (true)
         {
             if (_hashByUri.TryGetValue(uri, out var known) && TryGet(known, out var hit))
             {
-                Interlocked.Increment(ref _hits);
+                _metrics.Lookup("memory", hit: true);
                 return hit;
             }
-            Interlocked.Increment(ref _misses);
+            _metrics.Lookup("memory", hit: false);
             // The shared work runs without the caller's token: one caller giving up must not fail the others.
-            var hash = await SingleFlight(_fetching, uri, () => FetchAndEncodeAsync(uri, fetch, encode)).WaitAsync(cancellationToken).ConfigureAwait(false);
+            var hash = await Flight<string>.Join(_resolving, uri, priority, f => ResolveAsync(uri, fetch, encode, f))
+                .Task.WaitAsync(cancellationToken).ConfigureAwait(false);
             if (TryGet(hash, out var fresh)) return fresh;
             // Evicted between insertion and our lookup (tiny capacity, heavy load): go round again.
         }
     }
 
-    private async Task<string> FetchAndEncodeAsync(string uri, Func<CancellationToken, Task<byte[]>> fetch, Func<byte[], ImageEmbedding> encode)
+    private async Task<string> ResolveAsync(string uri, Func<CancellationToken, Task<byte[]>> fetch, Func<byte[], ImageEmbedding> encode, Flight<string> flight)
     {
-        var bytes = await fetch(CancellationToken.None).ConfigureAwait(false);
-        var hash = Convert.ToHexStringLower(SHA256.HashData(bytes));
-        if (!ContainsHash(hash))
+        var tier2 = _tier2.Value;
+        var hash = _hashByUri.GetValueOrDefault(uri) ?? await tier2.TryGetContentHashAsync(uri, CancellationToken.None).ConfigureAwait(false);
+        byte[]? bytes = null;
+        if (hash is null)
         {
-            // Same bytes under two URIs: the second waits for the first one's encoder run.
-            await SingleFlight(_encoding, hash, () => EncodeAsync(hash, bytes, encode)).ConfigureAwait(false);
+            var start = Stopwatch.GetTimestamp();
+            bytes = await fetch(CancellationToken.None).ConfigureAwait(false);
+            _metrics.Stage("fetch", start);
+            hash = Convert.ToHexStringLower(SHA256.HashData(bytes));
+            _ = tier2.SetContentHashAsync(uri, hash, CancellationToken.None);
         }
         RememberUri(uri, hash);
+        if (ContainsHash(hash)) return hash;
+
+        // Same bytes under two URIs: the second joins the first one's run.
+        var encoding = Flight<bool>.Join(_encoding, hash, flight.Priority, f => LoadOrEncodeAsync(hash, bytes, uri, fetch, encode, f));
+        flight.Inner = encoding;
+        encoding.Promote(flight.Priority);
+        await encoding.Task.ConfigureAwait(false);
         return hash;
     }
 
-    /// <summary>Runs <paramref name="work"/> once per key at a time; the entry leaves the map when the work ends, success or not.</summary>
-    private static Task<T> SingleFlight<T>(ConcurrentDictionary<string, Lazy<Task<T>>> map, string key, Func<Task<T>> work)
+    private async Task<bool> LoadOrEncodeAsync(string hash, byte[]? bytes, string uri, Func<CancellationToken, Task<byte[]>> fetch,
+        Func<byte[], ImageEmbedding> encode, Flight<bool> flight)
     {
-        var mine = new Lazy<Task<T>>(work);
-        var actual = map.GetOrAdd(key, mine);
-        if (ReferenceEquals(actual, mine))
+        var tier2 = _tier2.Value;
+        if (await TryLoadSharedAsync(tier2, hash).ConfigureAwait(false)) return true;
+        var deadline = Stopwatch.GetTimestamp() + (long)(_lockWait.TotalSeconds * Stopwatch.Frequency);
+        while (true)
         {
-            mine.Value.ContinueWith(
-                static (_, state) => { var (m, k, l) = ((ConcurrentDictionary<string, Lazy<Task<T>>>, string, Lazy<Task<T>>))state!; m.TryRemove(KeyValuePair.Create(k, l)); },
-                (map, key, mine), CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+            var (outcome, lease) = await tier2.TryAcquireEncodeLockAsync(hash, CancellationToken.None).ConfigureAwait(false);
+            if (outcome == LockOutcome.HeldByOther)
+            {
+                // Another replica is encoding this image: wait for its notice, then read its result.
+                _metrics.SingleFlightWaits.Inc();
+                var remaining = TimeSpan.FromSeconds(Math.Max(0, (deadline - Stopwatch.GetTimestamp()) / (double)Stopwatch.Frequency));
+                var released = remaining > TimeSpan.Zero && await tier2.WaitForLockReleaseAsync(hash, remaining, CancellationToken.None).ConfigureAwait(false);
+                if (await TryLoadSharedAsync(tier2, hash).ConfigureAwait(false)) return true;
+                // Released without a value means the owner died or failed: take over. Waited too long: encode here.
+                if (released) continue;
+            }
+            var owned = lease;
+            try
+            {
+                bytes ??= await FetchAsync(uri, fetch).ConfigureAwait(false);
+                var embedding = await EncodeWithSlotAsync(bytes, encode, flight).ConfigureAwait(false);
+                embedding.TryAddReference(); // held across the shared write; tier 1 may evict meanwhile
+                try
+                {
+                    Insert(hash, embedding);
+                    var start = Stopwatch.GetTimestamp();
+                    await tier2.PutAsync(hash, embedding, CancellationToken.None).ConfigureAwait(false);
+                    _metrics.Stage("cache_put", start);
+                }
+                finally
+                {
+                    embedding.Dispose();
+                }
+                return true;
+            }
+            finally
+            {
+                // Releasing publishes the completion notice: waiting replicas then read the value written above.
+                if (owned is not null) await owned.DisposeAsync().ConfigureAwait(false);
+            }
         }
-        return actual.Value;
     }
 
-    private async Task<bool> EncodeAsync(string hash, byte[] bytes, Func<byte[], ImageEmbedding> encode)
+    private async Task<byte[]> FetchAsync(string uri, Func<CancellationToken, Task<byte[]>> fetch)
     {
-        await _encoderSlots.WaitAsync().ConfigureAwait(false);
-        ImageEmbedding embedding;
+        var start = Stopwatch.GetTimestamp();
+        var bytes = await fetch(CancellationToken.None).ConfigureAwait(false);
+        _metrics.Stage("fetch", start);
+        return bytes;
+    }
+
+    private async Task<bool> TryLoadSharedAsync(IDistributedEmbeddingTier tier2, string hash)
+    {
+        var start = Stopwatch.GetTimestamp();
+        var shared = await tier2.TryGetAsync(hash, CancellationToken.None).ConfigureAwait(false);
+        _metrics.Stage("cache_get", start);
+        if (tier2.State != "disabled") _metrics.Lookup("redis", shared is not null);
+        if (shared is null) return false;
+        Insert(hash, shared);
+        return true;
+    }
+
+    private async Task<ImageEmbedding> EncodeWithSlotAsync(byte[] bytes, Func<byte[], ImageEmbedding> encode, IPrioritized flight)
+    {
+        var waiter = _encoderSlots.Enqueue(flight.Priority);
+        flight.Waiter = waiter;
+        await waiter.Granted.Task.ConfigureAwait(false);
         try
         {
-            embedding = await Task.Run(() => encode(bytes)).ConfigureAwait(false);
+            var embedding = await Task.Run(() => encode(bytes)).ConfigureAwait(false);
+            _metrics.EncoderRuns.Inc();
+            return embedding;
         }
         finally
         {
+            flight.Waiter = null;
             _encoderSlots.Release();
         }
-        Insert(hash, embedding);
-        return true;
     }
 
     private bool ContainsHash(string hash)
@@ -179,6 +257,72 @@ internal sealed class EmbeddingStore : IDisposable
             _lru.Clear();
             _byHash.Clear();
         }
-        _encoderSlots.Dispose();
+        if (_tier2.IsValueCreated && _tier2.Value is IDisposable d) d.Dispose();
+    }
+
+    /// <summary>Something that waits for an encoder slot with a priority that joiners can raise.</summary>
+    private interface IPrioritized
+    {
+        EncodePriority Priority { get; }
+
+        PrioritySlots.Waiter? Waiter { get; set; }
+
+        void Promote(EncodePriority priority);
+    }
+
+    /// <summary>
+    /// One shared run per key: joiners await the same task; a joiner with a higher priority raises the run's priority, also
+    /// while it is queued for an encoder slot. The entry leaves the map when the run ends, success or not.
+    /// </summary>
+    private sealed class Flight<T> : IPrioritized
+    {
+        private readonly TaskCompletionSource<Task<T>> _started = new(TaskCreationOptions.RunContinuationsAsynchronously);
+        private int _priority;
+
+        private Flight(EncodePriority priority) => _priority = (int)priority;
+
+        public EncodePriority Priority => (EncodePriority)Volatile.Read(ref _priority);
+
+        public PrioritySlots.Waiter? Waiter { get; set; }
+
+        /// <summary>The nested run this one waits on (resolve → encode), so a promotion reaches the queued slot.</summary>
+        public IPrioritized? Inner { get; set; }
+
+        public Task<T> Task => _started.Task.Unwrap();
+
+        public static Flight<T> Join(ConcurrentDictionary<string, Flight<T>> map, string key, EncodePriority priority, Func<Flight<T>, Task<T>> work)
+        {
+            var mine = new Flight<T>(priority);
+            var actual = map.GetOrAdd(key, mine);
+            if (!ReferenceEquals(actual, mine))
+            {
+                actual.Promote(priority);
+                return actual;
+            }
+            Task<T> task;
+            try
+            {
+                task = work(mine);
+            }
+            catch (Exception e)
+            {
+                task = System.Threading.Tasks.Task.FromException<T>(e);
+            }
+            task.ContinueWith(
+                static (_, state) => { var (m, k, f) = ((ConcurrentDictionary<string, Flight<T>>, string, Flight<T>))state!; m.TryRemove(KeyValuePair.Create(k, f)); },
+                (map, key, mine), CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+            mine._started.SetResult(task);
+            return mine;
+        }
+
+        public void Promote(EncodePriority priority)
+        {
+            int current;
+            while ((int)priority < (current = Volatile.Read(ref _priority)) && Interlocked.CompareExchange(ref _priority, (int)priority, current) != current)
+            {
+            }
+            Waiter?.Promote(priority);
+            Inner?.Promote(priority);
+        }
     }
 }

@@ -33,6 +33,12 @@ internal sealed class MaskPrediction : IDisposable
     /// <summary>Width×Height bytes, row-major: 255 foreground, 0 background.</summary>
     public Span<byte> Pixels => _pixels is { } p ? p.AsSpan(0, Width * Height) : throw new ObjectDisposedException(nameof(MaskPrediction));
 
+    /// <summary>Time in the decoder session for the run that produced this mask (shared by a batched run).</summary>
+    public TimeSpan RunTime { get; internal set; }
+
+    /// <summary>Time spent selecting, filling and upsampling this mask.</summary>
+    public TimeSpan PostprocessTime { get; internal set; }
+
     /// <summary>Foreground pixel count.</summary>
     public int Area => Pixels.Length - System.MemoryExtensions.Count(Pixels, (byte)0);
 

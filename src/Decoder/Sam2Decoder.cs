@@ -124,9 +124,13 @@ internal sealed class Sam2Decoder : IDisposable
             }
 
             using var runOptions = new RunOptions();
+            var start = Stopwatch.GetTimestamp();
             using var outputs = _session.Run(runOptions, names, values, s.Outputs);
+            var runTime = Stopwatch.GetElapsedTime(start);
             Interlocked.Increment(ref _runs);
-            return Collect(outputs, prompts.Count, width, height);
+            var results = Collect(outputs, prompts.Count, width, height);
+            foreach (var r in results) r.RunTime = runTime;
+            return results;
         }
         finally
         {
@@ -186,6 +190,7 @@ internal sealed class Sam2Decoder : IDisposable
         var results = new MaskPrediction[count];
         for (var k = 0; k < count; k++)
         {
+            var start = Stopwatch.GetTimestamp();
             var best = 0;
             var kScores = scores.Slice(k * candidates, candidates);
             for (var m = 1; m < kScores.Length; m++)
@@ -221,6 +226,7 @@ internal sealed class Sam2Decoder : IDisposable
                 }
                 MaskPostprocessor.UpsampleAndThreshold(logits, width, height, result.Pixels);
             }
+            result.PostprocessTime = Stopwatch.GetElapsedTime(start);
         }
         return results;
     }

@@ -20,6 +20,8 @@ namespace Sam2Interactive.Api.LabelStudio;
 [JsonSerializable(typeof(VersionsResponse))]
 [JsonSerializable(typeof(WebhookResponse))]
 [JsonSerializable(typeof(ErrorResponse))]
+[JsonSerializable(typeof(PrefetchRequest))]
+[JsonSerializable(typeof(PrefetchResponse))]
 [JsonSerializable(typeof(TokenRefreshRequest))]
 [JsonSerializable(typeof(TokenRefreshResponse))]
 internal sealed partial class LabelStudioJsonContext : JsonSerializerContext;

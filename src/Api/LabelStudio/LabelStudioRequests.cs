@@ -208,3 +208,13 @@ internal sealed class WebhookProject
     [JsonConverter(typeof(LenientStringConverter))]
     public string? ModelVersion { get; init; }
 }
+
+/// <summary><c>POST /prefetch</c> body: Label Studio tasks (with an optional label config) and/or bare image URIs.</summary>
+internal sealed class PrefetchRequest
+{
+    public List<LabelStudioTask>? Tasks { get; init; }
+
+    public List<string>? Uris { get; init; }
+
+    public string? LabelConfig { get; init; }
+}

@@ -90,7 +90,16 @@ internal sealed class HealthResponse
     /// <summary>Cache counters by name (entries, bytes, hits, ...), as the cache stage reports them.</summary>
     public IReadOnlyDictionary<string, long>? Cache { get; init; }
 
+    /// <summary>State of the shared (Redis) tier: disabled, connected, degraded.</summary>
+    public string? CacheState { get; init; }
+
     public string? Reason { get; init; }
+}
+
+/// <summary><c>POST /prefetch</c> answer.</summary>
+internal sealed class PrefetchResponse
+{
+    public int Queued { get; init; }
 }
 
 /// <summary><c>GET /versions</c>: <c>{"versions":[...]}</c>.</summary>

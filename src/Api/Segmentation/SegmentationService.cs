@@ -11,7 +11,7 @@ namespace Sam2Interactive.Api.Segmentation;
 /// </summary>
 /// <remarks>The sessions are resolved on first use, so the host (and /health, answering 503 while models load) starts
 /// before the model files are loaded and warmed.</remarks>
-internal sealed class SegmentationService(EmbeddingStore store, ImageFetcher fetcher, ModelOptions models, IServiceProvider services)
+internal sealed class SegmentationService(EmbeddingStore store, ImageFetcher fetcher, ModelOptions models, Sam2Metrics metrics, IServiceProvider services)
 {
     private Sam2Encoder Encoder => services.GetRequiredService<Sam2Encoder>();
 
@@ -23,7 +23,7 @@ internal sealed class SegmentationService(EmbeddingStore store, ImageFetcher fet
     /// <summary>The embedding of a task's image, with a reference for the caller (dispose it).</summary>
     /// <exception cref="ImageFetchException">The image could not be fetched.</exception>
     /// <exception cref="ImageDecodeException">The bytes are not a usable image.</exception>
-    public Task<ImageEmbedding> GetEmbeddingAsync(string imageUri, long? taskId, CancellationToken cancellationToken) =>
+    public Task<ImageEmbedding> GetEmbeddingAsync(string imageUri, long? taskId, EncodePriority priority, CancellationToken cancellationToken) =>
         store.GetOrCreateAsync(
             fetcher.GetIdentity(imageUri),
             async ct =>
@@ -31,7 +31,14 @@ internal sealed class SegmentationService(EmbeddingStore store, ImageFetcher fet
                 using var image = await fetcher.FetchAsync(imageUri, taskId, ct).ConfigureAwait(false);
                 return image.Bytes.ToArray();
             },
-            bytes => Encoder.EncodeImage(bytes, models.MaxImagePixels, out _),
+            bytes =>
+            {
+                var embedding = Encoder.EncodeImage(bytes, models.MaxImagePixels, out var timings);
+                metrics.StageSeconds.WithLabels("image_decode").Observe(timings.ImageDecode.TotalSeconds);
+                metrics.StageSeconds.WithLabels("encode").Observe((timings.Preprocess + timings.Run).TotalSeconds);
+                return embedding;
+            },
+            priority,
             cancellationToken);
 
     /// <summary>Whether the task image's embedding is already held (prefetch skips it before any download).</summary>
@@ -40,20 +47,28 @@ internal sealed class SegmentationService(EmbeddingStore store, ImageFetcher fet
     /// <summary>Segments every object of one interactive call. Regions keep the prompts' order.</summary>
     public async Task<PredictionResult> SegmentAsync(string imageUri, long? taskId, IReadOnlyList<InteractivePrompt> objects, CancellationToken cancellationToken)
     {
-        using var embedding = await GetEmbeddingAsync(imageUri, taskId, cancellationToken).ConfigureAwait(false);
+        using var embedding = await GetEmbeddingAsync(imageUri, taskId, EncodePriority.Click, cancellationToken).ConfigureAwait(false);
         var regions = new List<BrushRegion>(objects.Count);
         double scoreSum = 0;
         // Objects of one call share the frame size in practice; group anyway so each mask has its context's exact size.
         foreach (var group in objects.Select((o, i) => (o, i)).GroupBy(x => (x.o.OriginalWidth, x.o.OriginalHeight)))
         {
             var items = group.ToList();
-            var masks = Decoder.PredictMany(embedding, items.Select(x => x.o.Prompt).ToList(), group.Key.OriginalWidth, group.Key.OriginalHeight);
+            var decoder = Decoder;
+            var runsBefore = decoder.Runs;
+            var masks = decoder.PredictMany(embedding, items.Select(x => x.o.Prompt).ToList(), group.Key.OriginalWidth, group.Key.OriginalHeight);
+            metrics.DecoderRuns.Inc(decoder.Runs - runsBefore);
             try
             {
                 for (var k = 0; k < masks.Length; k++)
                 {
                     var o = items[k].o;
                     scoreSum += masks[k].Score;
+                    metrics.StageSeconds.WithLabels("decode").Observe(masks[k].RunTime.TotalSeconds);
+                    metrics.StageSeconds.WithLabels("postprocess").Observe(masks[k].PostprocessTime.TotalSeconds);
+                    var rleStart = Stopwatch.GetTimestamp();
+                    var rle = BrushRle.Encode(masks[k].Pixels);
+                    metrics.Stage("rle", rleStart);
                     regions.Add(new BrushRegion
                     {
                         Id = RegionId(),
@@ -62,7 +77,7 @@ internal sealed class SegmentationService(EmbeddingStore store, ImageFetcher fet
                         OriginalWidth = o.OriginalWidth,
                         OriginalHeight = o.OriginalHeight,
                         ImageRotation = o.ImageRotation,
-                        Value = new BrushValue { Rle = BrushRle.Encode(masks[k].Pixels), BrushLabels = [o.Label] },
+                        Value = new BrushValue { Rle = rle, BrushLabels = [o.Label] },
                         Score = Math.Round(masks[k].Score, 4),
                         Readonly = false,
                     });

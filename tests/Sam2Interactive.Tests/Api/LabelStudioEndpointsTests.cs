@@ -231,7 +231,13 @@ public sealed class LabelStudioEndpointsTests
     [Test]
     public async Task Metrics_Get_PrometheusText()
     {
+        await _http.GetStringAsync("/health");
         var text = await _http.GetStringAsync("/metrics");
-        Assert.That(text, Does.Contain("http_requests_received_total"));
+        Assert.That(text, Does.Contain("sam2_http_requests_total{endpoint=\"/health\",code=\"200\"}"));
+        foreach (var name in new[] { "sam2_encoder_runs_total", "sam2_decoder_runs_total", "sam2_cache_lookups_total", "sam2_singleflight_waits_total",
+            "sam2_prefetch_queue_depth", "sam2_prefetch_dropped_total", "sam2_stage_seconds", "sam2_click_seconds" })
+        {
+            Assert.That(text, Does.Contain(name));
+        }
     }
 }

@@ -1,0 +1,83 @@
+namespace Sam2Interactive.Cache;
+
+/// <summary>Who is waiting for an encoder run; lower runs first.</summary>
+public enum EncodePriority
+{
+    /// <summary>An annotator's click is waiting for the embedding.</summary>
+    Click = 0,
+
+    /// <summary>A task was opened (no-context /predict): the first click is likely seconds away.</summary>
+    OpenedTask = 1,
+
+    /// <summary>Import-time prefetch (webhook, POST /prefetch).</summary>
+    Prefetch = 2,
+}
+
+/// <summary>
+/// A semaphore whose waiters are served by priority, then arrival. A waiter's priority can be raised while it waits, so a
+/// click that joins a queued prefetch encode of the same image pulls it forward.
+/// </summary>
+internal sealed class PrioritySlots(int slots)
+{
+    private readonly object _gate = new();
+    private readonly List<Waiter> _waiting = [];
+    private int _free = slots;
+    private long _sequence;
+
+    /// <summary>A queued request for a slot.</summary>
+    internal sealed class Waiter(EncodePriority priority, long sequence)
+    {
+        public volatile int Priority = (int)priority;
+        public readonly long Sequence = sequence;
+        public readonly TaskCompletionSource Granted = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+        /// <summary>Raises (never lowers) this waiter's priority.</summary>
+        public void Promote(EncodePriority priority)
+        {
+            int current;
+            while ((int)priority < (current = Priority) && Interlocked.CompareExchange(ref Priority, (int)priority, current) != current)
+            {
+            }
+        }
+    }
+
+    /// <summary>Queues for a slot. Await <see cref="Waiter.Granted"/>; call <see cref="Release"/> when done.</summary>
+    public Waiter Enqueue(EncodePriority priority)
+    {
+        lock (_gate)
+        {
+            var waiter = new Waiter(priority, _sequence++);
+            if (_free > 0)
+            {
+                _free--;
+                waiter.Granted.SetResult();
+            }
+            else
+            {
+                _waiting.Add(waiter);
+            }
+            return waiter;
+        }
+    }
+
+    public void Release()
+    {
+        Waiter? next = null;
+        lock (_gate)
+        {
+            foreach (var w in _waiting)
+            {
+                if (next is null || w.Priority < next.Priority || (w.Priority == next.Priority && w.Sequence < next.Sequence)) next = w;
+            }
+            if (next is null) _free++;
+            else _waiting.Remove(next);
+        }
+        next?.Granted.SetResult();
+    }
+
+    /// <summary>Waiters queued now.</summary>
+    public int Queued
+    {
+        get { lock (_gate) return _waiting.Count; }
+    }
+}
