@@ -1,0 +1,184 @@
+using System.Collections.Concurrent;
+using NUnit.Framework;
+using Sam2Interactive.Cache;
+using Sam2Interactive.Encoder;
+using Sam2Interactive.StandIns;
+using Sam2Interactive.Tests.Support;
+
+namespace Sam2Interactive.Tests.Cache;
+
+/// <summary>Tier 1 and in-process single-flight, with the real stand-in encoder doing the encoding.</summary>
+[TestFixture]
+public sealed class EmbeddingStoreTests
+{
+    private Sam2Encoder _encoder = null!;
+    private readonly ConcurrentDictionary<string, byte[]> _images = new();
+    private int _fetches;
+
+    [OneTimeSetUp]
+    public void LoadEncoder()
+    {
+        _encoder = StandInModelSet.CreateEncoder(StandInFormat.SamExporter);
+        for (var i = 0; i < 6; i++) _images[$"img{i}"] = Scenes.Create(64 + i, 48).Encoded;
+        _images["copy-of-img0"] = _images["img0"];
+    }
+
+    [OneTimeTearDown]
+    public void DisposeEncoder() => _encoder.Dispose();
+
+    private static EmbeddingStore NewStore(long memoryMb = 1024, int encoders = 1) =>
+        new(new CacheOptions { MemoryBytes = memoryMb << 20, EncoderConcurrency = encoders }, new Sam2Metrics(),
+            new Lazy<IDistributedEmbeddingTier>(() => new NoDistributedEmbeddingTier()));
+
+    private async Task<byte[]> Fetch(string uri)
+    {
+        Interlocked.Increment(ref _fetches);
+        await Task.Yield();
+        return _images[uri];
+    }
+
+    private ImageEmbedding Encode(byte[] bytes) => _encoder.EncodeImage(bytes, 100_000_000, out _);
+
+    private Task<ImageEmbedding> Get(EmbeddingStore store, string uri, EncodePriority priority = EncodePriority.Click, Func<byte[], ImageEmbedding>? encode = null) =>
+        store.GetOrCreateAsync(uri, _ => Fetch(uri), encode ?? Encode, priority, CancellationToken.None);
+
+    [Test]
+    public async Task GetOrCreateAsync_EightConcurrentFirstClicks_OneFetchOneEncode()
+    {
+        using var store = NewStore();
+        var runs = _encoder.Runs;
+        _fetches = 0;
+
+        var embeddings = await Task.WhenAll(Enumerable.Range(0, 8).Select(_ => Task.Run(() => Get(store, "img1"))));
+
+        Assert.That(_encoder.Runs - runs, Is.EqualTo(1));
+        Assert.That(_fetches, Is.EqualTo(1));
+        Assert.That(embeddings.Distinct().Count(), Is.EqualTo(1), "every click got the same buffers, no copy");
+        foreach (var e in embeddings) e.Dispose();
+    }
+
+    [Test]
+    public async Task GetOrCreateAsync_KnownUri_NoFetchNoEncode()
+    {
+        using var store = NewStore();
+        (await Get(store, "img2")).Dispose();
+        var runs = _encoder.Runs;
+        _fetches = 0;
+
+        using var again = await Get(store, "img2");
+
+        Assert.That((_encoder.Runs - runs, _fetches), Is.EqualTo((0L, 0)));
+        Assert.That(store.Contains("img2"), Is.True);
+    }
+
+    [Test]
+    public async Task GetOrCreateAsync_SameBytesUnderTwoUris_EncodedOnce()
+    {
+        using var store = NewStore();
+        var runs = _encoder.Runs;
+
+        using var a = await Get(store, "img0");
+        using var b = await Get(store, "copy-of-img0");
+
+        Assert.That(_encoder.Runs - runs, Is.EqualTo(1));
+        Assert.That(b, Is.SameAs(a));
+    }
+
+    [Test]
+    public async Task GetOrCreateAsync_FetchFails_AllWaitersFailAndNothingIsCached()
+    {
+        using var store = NewStore();
+        var attempts = 0;
+        async Task<byte[]> Failing(CancellationToken _)
+        {
+            Interlocked.Increment(ref attempts);
+            await Task.Delay(100);
+            throw new IOException("storage down");
+        }
+
+        var waiters = Enumerable.Range(0, 4).Select(_ => store.GetOrCreateAsync("broken", Failing, Encode, EncodePriority.Click, CancellationToken.None)).ToArray();
+        foreach (var w in waiters) await Assert.ThrowsAsync<IOException>(async () => await w);
+        Assert.That(attempts, Is.EqualTo(1));
+
+        // The failure is not remembered: the next click tries again and succeeds once storage is back.
+        using var ok = await store.GetOrCreateAsync("broken", _ => Task.FromResult(_images["img3"]), Encode, EncodePriority.Click, CancellationToken.None);
+        Assert.That(ok.OriginalWidth, Is.EqualTo(67));
+    }
+
+    [Test]
+    public async Task GetOrCreateAsync_BadImageBytes_ThrowsAndDoesNotPoison()
+    {
+        using var store = NewStore();
+        await Assert.ThrowsAsync<ImageDecodeException>(() => store.GetOrCreateAsync("html", _ => Task.FromResult("<html>oops</html>"u8.ToArray()), Encode, EncodePriority.Click, CancellationToken.None));
+        Assert.That(store.Count, Is.Zero);
+        using var ok = await store.GetOrCreateAsync("html", _ => Task.FromResult(_images["img4"]), Encode, EncodePriority.Click, CancellationToken.None);
+        Assert.That(store.Count, Is.EqualTo(1));
+    }
+
+    [Test]
+    public async Task GetOrCreateAsync_ByteCapOfTwoEmbeddings_EvictsLeastRecentlyUsedAndReturnsBuffers()
+    {
+        var live = ImageEmbedding.LiveCount;
+        using (var store = NewStore(memoryMb: 32))
+        {
+            for (var i = 0; i < 6; i++) (await Get(store, $"img{i % 6}")).Dispose();
+            Assert.That(store.Count, Is.EqualTo(2));
+            Assert.That(store.Bytes, Is.LessThanOrEqualTo(32L << 20));
+            Assert.That(ImageEmbedding.LiveCount - live, Is.EqualTo(2), "evicted embeddings gave their buffers back");
+            Assert.That(store.Contains("img5"), Is.True);
+            Assert.That(store.Contains("img1"), Is.False);
+        }
+        Assert.That(ImageEmbedding.LiveCount, Is.EqualTo(live));
+    }
+
+    [Test]
+    public async Task GetOrCreateAsync_EvictedWhileInUse_HolderKeepsValidBuffers()
+    {
+        using var store = NewStore(memoryMb: 16);
+        using var held = await Get(store, "img1");
+        (await Get(store, "img2")).Dispose(); // evicts img1 from the store
+        Assert.That(store.Contains("img1"), Is.False);
+        Assert.That(held.ImageEmbed.Length, Is.EqualTo(ImageEmbedding.ImageEmbedLength), "the click's reference keeps the buffers");
+    }
+
+    [Test]
+    public async Task GetOrCreateAsync_ClickWhilePrefetchesQueued_ClickEncodesFirstAndPromotesItsImage()
+    {
+        using var store = NewStore(encoders: 1);
+        var order = new ConcurrentQueue<int>();
+        var gate = new TaskCompletionSource();
+        ImageEmbedding Tracking(byte[] bytes)
+        {
+            var e = Encode(bytes);
+            order.Enqueue(e.OriginalWidth - 64);
+            return e;
+        }
+        ImageEmbedding Gated(byte[] bytes)
+        {
+            gate.Task.Wait();
+            return Tracking(bytes);
+        }
+
+        var running = Get(store, "img0", EncodePriority.Prefetch, Gated);       // holds the only encoder slot
+        await WaitUntil(() => store.EncodesQueued == 0 && order.IsEmpty);
+        var prefetch1 = Get(store, "img1", EncodePriority.Prefetch, Tracking);  // queued first
+        var prefetch2 = Get(store, "img2", EncodePriority.Prefetch, Tracking);  // queued second
+        await WaitUntil(() => store.EncodesQueued == 2);
+        var click = Get(store, "img3", EncodePriority.Click, Tracking);          // a click on another image
+        var promoted = Get(store, "img2", EncodePriority.Click, Tracking);       // a click joins the queued prefetch of img2
+        await WaitUntil(() => store.EncodesQueued == 3);
+        gate.SetResult();
+
+        foreach (var e in await Task.WhenAll(running, prefetch1, prefetch2, click, promoted)) e.Dispose();
+
+        // img0 was running; then the click on img3 and the promoted img2 (both clicks, in arrival order); img1 last.
+        Assert.That(order, Is.EqualTo(new[] { 0, 2, 3, 1 }).Or.EqualTo(new[] { 0, 3, 2, 1 }));
+        Assert.That(order.Last(), Is.EqualTo(1));
+    }
+
+    private static async Task WaitUntil(Func<bool> condition)
+    {
+        for (var i = 0; i < 400 && !condition(); i++) await Task.Delay(10);
+        Assert.That(condition(), Is.True, "condition not reached in 4 s");
+    }
+}
