@@ -23,7 +23,7 @@ public sealed class LabelStudioEndpointsTests
 {
     private const int W = 640, H = 480;
     private LabelStudioStandIn _ls = null!;
-    private WebApplication _server = null!;
+    private TestServer _server = null!;
     private HttpClient _http = null!;
     private Scene _scene = null!;
 
@@ -33,52 +33,28 @@ public sealed class LabelStudioEndpointsTests
         _ls = await LabelStudioStandIn.StartAsync();
         _scene = Scenes.Create(W, H);
         _ls.Files["/data/upload/2/scene.png"] = _scene.Encoded;
-        var models = StandInModelSet.Options(StandInFormat.SamExporter);
-        _server = Server.Build(["--urls", "http://127.0.0.1:0"], new Dictionary<string, string?>
-        {
-            ["ENCODER_PATH"] = models.EncoderPath,
-            ["DECODER_PATH"] = models.DecoderPath,
-            ["LABEL_STUDIO_URL"] = _ls.Url.ToString().TrimEnd('/'),
-            ["LABEL_STUDIO_API_KEY"] = LabelStudioStandIn.LegacyKey,
-            ["Logging:LogLevel:Default"] = "Warning",
-        });
-        await _server.StartAsync();
-        _http = new HttpClient { BaseAddress = new Uri(_server.Urls.First()), Timeout = TimeSpan.FromSeconds(30) };
-        for (var i = 0; i < 200 && (await _http.GetAsync("/health")).StatusCode != HttpStatusCode.OK; i++) await Task.Delay(50);
+        _server = await TestServer.StartAsync(_ls);
+        _http = _server.Http;
     }
 
     [OneTimeTearDown]
     public async Task StopServers()
     {
-        _http.Dispose();
-        await _server.StopAsync();
         await _server.DisposeAsync();
         await _ls.DisposeAsync();
     }
 
-    private long EncoderRuns => _server.Services.GetRequiredService<Sam2Encoder>().Runs;
+    private long EncoderRuns => _server.EncoderRuns;
 
-    private static string KeyPoint(float px, float py, bool? positive, string label = "defect") =>
-        $$$"""{"id":"{{{Guid.NewGuid():N}}}","from_name":"tag2","to_name":"image","type":"keypointlabels","origin":"manual","original_width":{{{W}}},"original_height":{{{H}}},"image_rotation":0,"value":{"x":{{{px / W * 100}}},"y":{{{py / H * 100}}},"width":0.3,"keypointlabels":["{{{label}}}"]}{{{(positive is null ? "" : $",\"is_positive\":{positive.Value.ToString().ToLowerInvariant()}")}}}}""";
+    private static string KeyPoint(float px, float py, bool? positive, string label = "defect") => PredictBodies.KeyPoint(px, py, positive, W, H, label);
 
-    private static string Rectangle(SkiaSharp.SKRect r, float pad = 5) =>
-        $$$"""{"id":"{{{Guid.NewGuid():N}}}","from_name":"tag3","to_name":"image","type":"rectanglelabels","origin":"manual","original_width":{{{W}}},"original_height":{{{H}}},"image_rotation":0,"value":{"x":{{{(r.Left - pad) / W * 100}}},"y":{{{(r.Top - pad) / H * 100}}},"width":{{{(r.Width + 2 * pad) / W * 100}}},"height":{{{(r.Height + 2 * pad) / H * 100}}},"rotation":0,"rectanglelabels":["defect"]}}""";
+    private static string Rectangle(SkiaSharp.SKRect r, float pad = 5) => PredictBodies.Rectangle(r, W, H, pad);
 
-    private static string Body(string image, string? items)
-    {
-        var context = items is null ? "null" : "{\"result\":[" + items + "]}";
-        return "{\"tasks\":[{\"id\":21,\"data\":{\"image\":\"" + image + "\"},\"annotations\":[],\"drafts\":[],\"predictions\":[]}]," +
-            "\"project\":\"3.1746612998\",\"label_config\":" + JsonSerializer.Serialize(LabelStudioSamples.SeedLabelConfig) + "," +
-            "\"params\":{\"login\":null,\"password\":null,\"context\":" + context + "}}";
-    }
+    private static string Body(string image, string? items) => PredictBodies.Predict(image, items);
 
-    private async Task<(HttpStatusCode Status, JsonDocument Json)> Post(string path, string body)
-    {
-        using var response = await _http.PostAsync(path, new StringContent(body, Encoding.UTF8, "application/json"));
-        return (response.StatusCode, JsonDocument.Parse(await response.Content.ReadAsStringAsync()));
-    }
+    private Task<(HttpStatusCode Status, JsonDocument Json)> Post(string path, string body) => _server.PostAsync(path, body);
 
-    private static byte[] MaskOf(JsonElement region, int width, int height)
+    internal static byte[] MaskOf(JsonElement region, int width, int height)
     {
         var rle = region.GetProperty("value").GetProperty("rle").EnumerateArray().Select(e => (byte)e.GetInt32()).ToArray();
         var rgba = BrushRle.Decode(rle);
