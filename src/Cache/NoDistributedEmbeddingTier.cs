@@ -40,3 +40,13 @@ internal sealed class NoDistributedEmbeddingTier : IDistributedEmbeddingTier
         public ValueTask DisposeAsync() => ValueTask.CompletedTask;
     }
 }
+
+/// <summary>Chooses tier 2 from the settings.</summary>
+internal static class DistributedEmbeddingTier
+{
+    /// <summary><see cref="RedisEmbeddingTier"/> when REDIS_URL is set, else <see cref="NoDistributedEmbeddingTier.Instance"/>.
+    /// The caller disposes the result if it is <see cref="IDisposable"/>.</summary>
+    public static IDistributedEmbeddingTier Create(RedisCacheOptions options, string modelId, Microsoft.Extensions.Logging.ILogger logger,
+        TimeProvider? timeProvider = null) =>
+        options.Enabled ? new RedisEmbeddingTier(options, modelId, logger, timeProvider) : NoDistributedEmbeddingTier.Instance;
+}

@@ -253,7 +253,7 @@ internal sealed class RedisEmbeddingTier : IDistributedEmbeddingTier, IDisposabl
         if (_connecting.IsCompletedSuccessfully) _connecting.Result.Dispose();
         else _connecting.ContinueWith(static t => t.Result.Dispose(), CancellationToken.None,
             TaskContinuationOptions.OnlyOnRanToCompletion, TaskScheduler.Default);
-        _subscribeGate.Dispose();
+        // _subscribeGate is not disposed: a concurrent waiter may still hold it, and it owns no wait handle.
     }
 
     private async Task<ConnectionMultiplexer> ConnectAsync(ConfigurationOptions config)

@@ -36,4 +36,9 @@ public sealed class NoDistributedEmbeddingTierTests
         Assert.That(async () => await NoDistributedEmbeddingTier.Instance.TryGetAsync(Hash, cts.Token),
             Throws.InstanceOf<OperationCanceledException>());
     }
+
+    [Test]
+    public void Create_RedisUrlUnset_DisabledTier() =>
+        Assert.That(DistributedEmbeddingTier.Create(new RedisCacheOptions(), "enc", Microsoft.Extensions.Logging.Abstractions.NullLogger.Instance),
+            Is.SameAs(NoDistributedEmbeddingTier.Instance));
 }
