@@ -31,6 +31,9 @@ internal sealed class TestServer : IAsyncDisposable
 
     public EmbeddingStore Store => App.Services.GetRequiredService<EmbeddingStore>();
 
+    /// <summary>Whether this instance holds the embedding of a task image in tier 1.</summary>
+    public bool HasEmbedding(string imageUri) => App.Services.GetRequiredService<Sam2Interactive.Api.Segmentation.SegmentationService>().IsCached(imageUri);
+
     /// <summary>Starts a server and waits until /health says UP.</summary>
     public static async Task<TestServer> StartAsync(LabelStudioStandIn ls, IReadOnlyDictionary<string, string?>? extra = null, StandInFormat format = StandInFormat.SamExporter)
     {
