@@ -161,6 +161,45 @@ public sealed class LabelStudioEndpointsTests
         Assert.That(EncoderRuns, Is.EqualTo(before + 1));
     }
 
+    [Test]
+    public async Task Webhook_TaskImageOnLoopbackNotLabelStudio_IsNeverFetched()
+    {
+        _ls.StorageFiles["hook.png"] = Scenes.Create(320, 240).Encoded;
+        _ls.Files["/data/upload/2/hook-ok.png"] = Scenes.Create(300, 200).Encoded;
+        var before = EncoderRuns;
+        var refused = $"http://127.0.0.1:{_ls.StorageUrl.Port}/public/hook.png";
+        var body = $$$"""{"action":"TASKS_CREATED","tasks":[{"id":41,"data":{"image":"{{{refused}}}"}},{"id":42,"data":{"image":"/data/upload/2/hook-ok.png"}}],"project":{"id":3}}""";
+
+        var (status, _) = await Post("/webhook", body);
+        for (var i = 0; i < 200 && EncoderRuns == before; i++) await Task.Delay(25);
+        await Task.Delay(200);
+
+        using (Assert.EnterMultipleScope())
+        {
+            Assert.That(status, Is.EqualTo(HttpStatusCode.OK));
+            Assert.That(EncoderRuns, Is.EqualTo(before + 1), "only the Label Studio image is encoded");
+            Assert.That(_ls.StorageRequests.Select(r => r.Path), Has.None.Contains("hook.png"));
+        }
+    }
+
+    [TestCase("http://169.254.169.254/latest/meta-data/iam/security-credentials/", "169.254.169.254 is a link-local address")]
+    [TestCase("http://127.0.0.1:{port}/public/scene.png", "is a loopback address")]
+    [TestCase("http://[::1]:{port}/public/scene.png", "is a loopback address")]
+    public async Task Predict_TaskImageOnInternalAddress_403NamingAllowlist(string image, string expected)
+    {
+        _ls.StorageFiles["scene.png"] = _scene.Encoded;
+        var url = image.Replace("{port}", _ls.StorageUrl.Port.ToString(System.Globalization.CultureInfo.InvariantCulture), StringComparison.Ordinal);
+
+        var (status, json) = await Post("/predict", Body(url, KeyPoint(10, 10, true)));
+
+        using (Assert.EnterMultipleScope())
+        {
+            Assert.That(status, Is.EqualTo(HttpStatusCode.Forbidden));
+            Assert.That(json.RootElement.GetProperty("detail").GetString(), Does.Contain(expected).And.EndsWith("add it to IMAGE_URL_ALLOWLIST if it is trusted."));
+            Assert.That(_ls.StorageRequests.Select(r => r.Path), Has.None.Contains("scene.png"));
+        }
+    }
+
     [TestCase("{not json", HttpStatusCode.BadRequest)]                          // malformed JSON
     [TestCase("""{"tasks":[]}""", HttpStatusCode.BadRequest)]                    // empty tasks
     [TestCase("""{"label_config":"<View/>"}""", HttpStatusCode.BadRequest)]     // missing tasks
