@@ -126,6 +126,19 @@ public sealed class LabelStudioEndpointsTests
     }
 
     [Test]
+    public async Task Predict_RotatedSmartRectangle_UsesItsAxisAlignedBounds()
+    {
+        // A rectangle drawn with rotation 90° around its top-left corner (x, y): its bounding box spans x−h .. x, y .. y+w.
+        var blue = Scenes.BlueRect(W, H);
+        var item = $$$"""{"id":"rot","from_name":"tag3","to_name":"image","type":"rectanglelabels","original_width":{{{W}}},"original_height":{{{H}}},"image_rotation":0,"value":{"x":{{{(blue.Right + 5) / W * 100}}},"y":{{{(blue.Top - 5) / H * 100}}},"width":{{{(blue.Height + 10) / W * 100}}},"height":{{{(blue.Width + 10) / H * 100}}},"rotation":90,"rectanglelabels":["defect"]}}""";
+
+        var (status, json) = await Post("/predict", Body("/data/upload/2/scene.png", item));
+
+        Assert.That(status, Is.EqualTo(HttpStatusCode.OK), json.RootElement.ToString());
+        Assert.That(Scenes.IoU(MaskOf(json.RootElement.GetProperty("results")[0].GetProperty("result")[0], W, H), _scene.Objects["blue"]), Is.GreaterThanOrEqualTo(0.9));
+    }
+
+    [Test]
     public async Task Predict_NoContextThenClick_EncodesAheadAndClickDoesNotEncode()
     {
         var scene = Scenes.Create(W, H, SkiaSharp.SKEncodedImageFormat.Jpeg);
