@@ -32,7 +32,7 @@ internal static partial class LabelStudioEndpoints
             Model = options.ModelName,
             Device = ready ? OrtSessionFactory.ActiveProvider.ToLowerInvariant() : options.Device,
             Cache = new Dictionary<string, long> { ["memory_entries"] = store.Count, ["memory_bytes"] = store.Bytes, ["encodes_queued"] = store.EncodesQueued },
-            CacheState = store.DistributedState,
+            CacheState = ready ? store.DistributedState : null,
             Reason = readiness.Reason,
         };
         return Json(body, LabelStudioJsonContext.Default.HealthResponse, ready ? 200 : 503);

@@ -19,6 +19,8 @@ internal sealed partial class ModelWarmup(IServiceProvider services, Readiness r
             var input = new float[3 * Sam2Preprocessor.InputSize * Sam2Preprocessor.InputSize];
             using var embedding = encoder.Run(input, 64, 64, out var encodeTime);
             using var mask = decoder.Predict(embedding, new Prompt([new PromptPoint(32, 32, true)]), 64, 64);
+            // Connect the shared cache now (its keys need the encoder file's hash), so /health shows its real state.
+            _ = services.GetRequiredService<Cache.IDistributedEmbeddingTier>().State;
             readiness.SetReady();
             LogReady(logger, encoder.Format, encodeTime.TotalMilliseconds);
         }

@@ -50,8 +50,8 @@ internal sealed class EmbeddingStore : IDisposable
     /// <summary>Encoder runs waiting for a slot.</summary>
     public int EncodesQueued => _encoderSlots.Queued;
 
-    /// <summary>State of the shared tier, for /health: disabled, connected or degraded.</summary>
-    public string DistributedState => _tier2.IsValueCreated ? _tier2.Value.State : "not started";
+    /// <summary>State of the shared tier, for /health: disabled, connected or degraded. Creates it (needs the model files).</summary>
+    public string DistributedState => _tier2.Value.State;
 
     /// <summary>Whether the image behind <paramref name="uri"/> is known and its embedding is held here (no fetch needed).</summary>
     public bool Contains(string uri)
