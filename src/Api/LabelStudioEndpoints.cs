@@ -56,7 +56,7 @@ internal static partial class LabelStudioEndpoints
     }
 
     private static async Task<IResult> Predict(HttpRequest request, SegmentationService segmentation, PrefetchQueue prefetch, LabelConfigParser parser,
-        Sam2Metrics metrics, ILoggerFactory loggers, CancellationToken cancellationToken)
+        Sam2Metrics metrics, ModelOptions models, ILoggerFactory loggers, CancellationToken cancellationToken)
     {
         var logger = loggers.CreateLogger("Sam2Interactive.Api.Predict");
         PredictRequest? body;
@@ -103,6 +103,9 @@ internal static partial class LabelStudioEndpoints
             return Error(422, $"{e.Field}: {e.Message}");
         }
         if (objects.Count == 0) return Json(PredictResponse.Empty, LabelStudioJsonContext.Default.PredictResponse);
+        // The mask is original_width × original_height bytes: bound it like an image, before anything is allocated.
+        if (objects.FirstOrDefault(o => (long)o.OriginalWidth * o.OriginalHeight > models.MaxImagePixels) is { } huge)
+            return Error(422, $"context.result: original_width × original_height = {huge.OriginalWidth}×{huge.OriginalHeight} is above MAX_IMAGE_PIXELS={models.MaxImagePixels}");
 
         var taskData = tasks[0];
         var imageUri = ImageUri(taskData, objects[0].Target);

@@ -52,6 +52,9 @@ internal static class Server
             var port = builder.Configuration["PORT"] is { Length: > 0 } p ? p : DefaultPort.ToString(System.Globalization.CultureInfo.InvariantCulture);
             builder.WebHost.UseUrls($"http://0.0.0.0:{port}");
         }
+        // SIGTERM: stop accepting, let in-flight clicks finish (and release their encode locks) within SHUTDOWN_TIMEOUT.
+        var shutdown = Decoder.DecoderOptions.ReadInt(builder.Configuration, "SHUTDOWN_TIMEOUT", 30, 1, 3600);
+        builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = TimeSpan.FromSeconds(shutdown));
         builder.Services
             .AddEncoder(builder.Configuration)
             .AddDecoder(builder.Configuration)

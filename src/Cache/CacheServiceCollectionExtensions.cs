@@ -15,14 +15,15 @@ public static class CacheServiceCollectionExtensions
     public static IServiceCollection AddCache(this IServiceCollection services, IConfiguration configuration)
     {
         services.AddSingleton(CacheOptions.FromConfiguration(configuration));
-        object? redis = null; // TEMP until the Redis tier lands: RedisCacheOptions.FromConfiguration(configuration)
+        var redis = RedisCacheOptions.FromConfiguration(configuration);
+        services.AddSingleton(redis);
         services.AddSingleton<Sam2Metrics>();
         services.AddSingleton<IDistributedEmbeddingTier>(sp =>
         {
-            if (redis is null) return new NoDistributedEmbeddingTier();
+            if (!redis.Enabled) return NoDistributedEmbeddingTier.Instance;
             var models = sp.GetRequiredService<ModelOptions>();
             var modelId = ModelIdentity.Compute(models.ResolvePaths().Encoder);
-            _ = modelId; throw new NotSupportedException("TEMP");
+            return DistributedEmbeddingTier.Create(redis, modelId, sp.GetRequiredService<ILoggerFactory>().CreateLogger("Sam2Interactive.Cache.Redis"));
         });
         services.AddSingleton(sp => new Lazy<IDistributedEmbeddingTier>(sp.GetRequiredService<IDistributedEmbeddingTier>));
         services.AddSingleton<EmbeddingStore>();

@@ -257,7 +257,6 @@ internal sealed class EmbeddingStore : IDisposable
             _lru.Clear();
             _byHash.Clear();
         }
-        if (_tier2.IsValueCreated && _tier2.Value is IDisposable d) d.Dispose();
     }
 
     /// <summary>Something that waits for an encoder slot with a priority that joiners can raise.</summary>

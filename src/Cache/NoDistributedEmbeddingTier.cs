@@ -2,21 +2,51 @@ using Sam2Interactive.Encoder;
 
 namespace Sam2Interactive.Cache;
 
-/// <summary>The shared tier when <c>REDIS_URL</c> is not set: every read misses, and this process is the whole cluster.</summary>
+/// <summary>
+/// Tier 2 when <c>REDIS_URL</c> is unset: every read misses, writes are dropped, the encode lock is always acquired (with a
+/// lease that does nothing), so a single replica runs on tier 1 alone.
+/// </summary>
 internal sealed class NoDistributedEmbeddingTier : IDistributedEmbeddingTier
 {
+    public static readonly NoDistributedEmbeddingTier Instance = new();
+
+    private static readonly Task<(LockOutcome, IAsyncDisposable?)> s_acquired =
+        Task.FromResult<(LockOutcome, IAsyncDisposable?)>((LockOutcome.Acquired, NoOpLease.Instance));
+
     public string State => "disabled";
 
-    public Task<ImageEmbedding?> TryGetAsync(string contentHash, CancellationToken cancellationToken) => Task.FromResult<ImageEmbedding?>(null);
+    public Task<ImageEmbedding?> TryGetAsync(string contentHash, CancellationToken cancellationToken) =>
+        cancellationToken.IsCancellationRequested ? Task.FromCanceled<ImageEmbedding?>(cancellationToken) : Task.FromResult<ImageEmbedding?>(null);
 
-    public Task PutAsync(string contentHash, ImageEmbedding embedding, CancellationToken cancellationToken) => Task.CompletedTask;
+    public Task PutAsync(string contentHash, ImageEmbedding embedding, CancellationToken cancellationToken) =>
+        cancellationToken.IsCancellationRequested ? Task.FromCanceled(cancellationToken) : Task.CompletedTask;
 
-    public Task<string?> TryGetContentHashAsync(string uriKey, CancellationToken cancellationToken) => Task.FromResult<string?>(null);
+    public Task<string?> TryGetContentHashAsync(string uriKey, CancellationToken cancellationToken) =>
+        cancellationToken.IsCancellationRequested ? Task.FromCanceled<string?>(cancellationToken) : Task.FromResult<string?>(null);
 
-    public Task SetContentHashAsync(string uriKey, string contentHash, CancellationToken cancellationToken) => Task.CompletedTask;
+    public Task SetContentHashAsync(string uriKey, string contentHash, CancellationToken cancellationToken) =>
+        cancellationToken.IsCancellationRequested ? Task.FromCanceled(cancellationToken) : Task.CompletedTask;
 
     public Task<(LockOutcome Outcome, IAsyncDisposable? Lease)> TryAcquireEncodeLockAsync(string contentHash, CancellationToken cancellationToken) =>
-        Task.FromResult<(LockOutcome, IAsyncDisposable?)>((LockOutcome.Acquired, null));
+        cancellationToken.IsCancellationRequested ? Task.FromCanceled<(LockOutcome, IAsyncDisposable?)>(cancellationToken) : s_acquired;
 
-    public Task<bool> WaitForLockReleaseAsync(string contentHash, TimeSpan timeout, CancellationToken cancellationToken) => Task.FromResult(true);
+    public Task<bool> WaitForLockReleaseAsync(string contentHash, TimeSpan timeout, CancellationToken cancellationToken) =>
+        cancellationToken.IsCancellationRequested ? Task.FromCanceled<bool>(cancellationToken) : Task.FromResult(true);
+
+    private sealed class NoOpLease : IAsyncDisposable
+    {
+        public static readonly NoOpLease Instance = new();
+
+        public ValueTask DisposeAsync() => ValueTask.CompletedTask;
+    }
+}
+
+/// <summary>Chooses tier 2 from the settings.</summary>
+internal static class DistributedEmbeddingTier
+{
+    /// <summary><see cref="RedisEmbeddingTier"/> when REDIS_URL is set, else <see cref="NoDistributedEmbeddingTier.Instance"/>.
+    /// The caller disposes the result if it is <see cref="IDisposable"/>.</summary>
+    public static IDistributedEmbeddingTier Create(RedisCacheOptions options, string modelId, Microsoft.Extensions.Logging.ILogger logger,
+        TimeProvider? timeProvider = null) =>
+        options.Enabled ? new RedisEmbeddingTier(options, modelId, logger, timeProvider) : NoDistributedEmbeddingTier.Instance;
 }

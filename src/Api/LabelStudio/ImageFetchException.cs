@@ -23,6 +23,10 @@ internal enum ImageFetchFailure
     Unreachable,
 
     Timeout,
+
+    /// <summary>The URL's host or address is not allowed by IMAGE_URL_POLICY / IMAGE_URL_ALLOWLIST (loopback, private,
+    /// link-local, ... or not Label Studio under label-studio-only).</summary>
+    Refused,
 }
 
 /// <summary>
@@ -40,6 +44,7 @@ internal sealed class ImageFetchException(ImageFetchFailure failure, string mess
         ImageFetchFailure.InvalidUri => 400,
         ImageFetchFailure.PathOutsideRoot => 400,
         ImageFetchFailure.NotFound => 404,
+        ImageFetchFailure.Refused => 403,
         ImageFetchFailure.TooLarge => 413,
         ImageFetchFailure.NotConfigured => 500,
         ImageFetchFailure.Timeout => 504,

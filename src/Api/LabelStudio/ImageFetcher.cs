@@ -50,7 +50,10 @@ internal sealed class FetchedImage : IDisposable
 /// <item><c>s3://</c>, <c>gs://</c>, <c>azure-blob://</c> → <c>{LS}/tasks/{id}/presign/?fileuri=&lt;base64url&gt;</c>,
 /// following the 303 to the presigned URL without the token.</item>
 /// </list>
-/// Redirects are followed here (at most 5), attaching the token only on the Label Studio origin. One fetch is bounded by
+/// Redirects are followed here (at most 5), attaching the token only on the Label Studio origin. Every request and
+/// redirect hop passes <see cref="ImageUrlGuard"/> (IMAGE_URL_POLICY, IMAGE_URL_ALLOWLIST): loopback, private,
+/// link-local and similar addresses are refused unless they are Label Studio's or allowlisted, checked on the addresses
+/// actually connected to. No HTTP proxy is used, so the checked address is the one connected to. One fetch is bounded by
 /// <see cref="LabelStudioOptions.FetchTimeout"/>; connect errors, 5xx, 408 and 429 are retried with jittered
 /// exponential backoff; a 401 with a personal access token refreshes the access token once. Thread-safe; one instance
 /// per process (it owns its HttpClient).
@@ -67,7 +70,7 @@ internal sealed class ImageFetcher : IDisposable
     private readonly ResiliencePipeline _pipeline;
     private readonly ILogger? _logger;
     private readonly string? _lsBase;
-    private readonly string? _lsOrigin;
+    private readonly ImageUrlGuard _guard;
 
     public ImageFetcher(LabelStudioOptions options, ILogger<ImageFetcher>? logger = null, TimeProvider? timeProvider = null)
     {
@@ -75,10 +78,12 @@ internal sealed class ImageFetcher : IDisposable
         _logger = logger;
         var time = timeProvider ?? TimeProvider.System;
         _lsBase = options.Url?.AbsoluteUri.TrimEnd('/');
-        _lsOrigin = options.Url is null ? null : Origin(options.Url);
+        _guard = new ImageUrlGuard(options.Url, options.UrlPolicy, options.Allowlist);
         _http = new HttpClient(new SocketsHttpHandler
         {
             AllowAutoRedirect = false,
+            UseProxy = false,
+            ConnectCallback = _guard.ConnectAsync,
             AutomaticDecompression = DecompressionMethods.All,
             ConnectTimeout = TimeSpan.FromSeconds(10),
             PooledConnectionLifetime = TimeSpan.FromMinutes(5),
@@ -96,7 +101,7 @@ internal sealed class ImageFetcher : IDisposable
             builder.AddRetry(new RetryStrategyOptions
             {
                 ShouldHandle = new PredicateBuilder()
-                    .Handle<HttpRequestException>()
+                    .Handle<HttpRequestException>(e => e.InnerException is not ImageFetchException)
                     .Handle<IOException>()
                     .Handle<TransientStatusException>(),
                 MaxRetryAttempts = options.MaxRetries,
@@ -206,6 +211,11 @@ internal sealed class ImageFetcher : IDisposable
             throw new ImageFetchException(ImageFetchFailure.Timeout,
                 $"fetching the image {Describe(original)} took longer than {_options.FetchTimeout.TotalSeconds:0.#} s; check that {url.Host} answers quickly.", ex);
         }
+        catch (HttpRequestException ex) when (ex.InnerException is ImageFetchException refused)
+        {
+            // Raised by ImageUrlGuard.ConnectAsync after resolving the host.
+            throw new ImageFetchException(refused.Failure, refused.Message, ex);
+        }
         catch (TransientStatusException ex)
         {
             throw new ImageFetchException(ImageFetchFailure.Unreachable,
@@ -225,9 +235,11 @@ internal sealed class ImageFetcher : IDisposable
     private async Task<FetchedImage> SendAndReadAsync(Uri url, string identity, CancellationToken cancellationToken)
     {
         var current = url;
+        Uri? redirectedBy = null;
         string? rejected = null;
         for (var hop = 0; ;)
         {
+            await _guard.CheckUrlAsync(current, redirectedBy, cancellationToken).ConfigureAwait(false);
             var toLabelStudio = IsLabelStudio(current);
             using var request = new HttpRequestMessage(HttpMethod.Get, current);
             string? authorization = null;
@@ -243,7 +255,8 @@ internal sealed class ImageFetcher : IDisposable
             if (status is 301 or 302 or 303 or 307 or 308 && response.Headers.Location is { } location)
             {
                 if (++hop > MaxRedirects)
-                    throw new ImageFetchException(ImageFetchFailure.Unreachable, $"too many redirects fetching {Describe(url)}.");
+                    throw new ImageFetchException(ImageFetchFailure.Unreachable, $"too many redirects (more than {MaxRedirects}) fetching {Describe(url)}.");
+                redirectedBy = current;
                 current = location.IsAbsoluteUri ? location : new Uri(current, location);
                 rejected = null;
                 continue;
@@ -392,12 +405,26 @@ internal sealed class ImageFetcher : IDisposable
 
     /// <summary>
     /// The real path of <paramref name="relative"/> under <paramref name="root"/>, or null when no such file exists.
-    /// Throws for '..' segments, paths that leave the root, and symlinks whose target is outside the (real) root.
+    /// Throws for '..' segments (also percent-encoded ones), control characters, paths that leave the root, and symlinks
+    /// whose target is outside the (real) root.
     /// </summary>
     internal static string? LocalFilePath(string root, string relative)
     {
-        if (relative.Split('/', '\\').Any(s => s == ".."))
-            throw OutsideRoot(relative);
+        if (relative.Any(char.IsControl))
+            throw new ImageFetchException(ImageFetchFailure.InvalidUri, "the local-files path contains control characters (e.g. %00); check the task data.");
+        // '..' also when still percent-encoded (?d=%252E%252E/x arrives here as %2E%2E/x): Label Studio, asked next,
+        // may decode again.
+        var decoded = relative;
+        for (var round = 0; round < 4; round++)
+        {
+            if (decoded.Split('/', '\\').Any(s => s == ".."))
+                throw OutsideRoot(relative);
+            var next = Uri.UnescapeDataString(decoded);
+            if (next == decoded)
+                break;
+            decoded = next;
+        }
+
         var rootFull = Path.TrimEndingDirectorySeparator(Path.GetFullPath(root));
         // As Python's os.path.join: an absolute d replaces the root, and is then accepted only if it lies under it.
         var full = Path.GetFullPath(Path.Combine(rootFull, relative));
@@ -437,9 +464,7 @@ internal sealed class ImageFetcher : IDisposable
         return current;
     }
 
-    private bool IsLabelStudio(Uri url) => _lsOrigin is not null && Origin(url) == _lsOrigin;
-
-    private static string Origin(Uri url) => url.GetLeftPart(UriPartial.Authority).ToLowerInvariant();
+    private bool IsLabelStudio(Uri url) => _guard.IsLabelStudio(url);
 
     private static bool IsHttp(string uri) =>
         uri.StartsWith("http://", StringComparison.OrdinalIgnoreCase) || uri.StartsWith("https://", StringComparison.OrdinalIgnoreCase);
@@ -449,9 +474,9 @@ internal sealed class ImageFetcher : IDisposable
         : uri.StartsWith("/upload/", StringComparison.Ordinal) ? "/data" + uri
         : uri;
 
-    // For messages: Label Studio URLs keep their query (?d=, ?fileuri= are not secret); other URLs lose it, because a
-    // presigned URL's query is a credential.
-    private string Describe(Uri url) => IsLabelStudio(url) ? url.AbsoluteUri : url.GetLeftPart(UriPartial.Path);
+    // For messages and logs: never user info (Basic-auth secrets); Label Studio URLs keep their query (?d=, ?fileuri= are
+    // not secret), other URLs lose it, because a presigned URL's query is a credential.
+    private string Describe(Uri url) => ImageUrlGuard.SafeText(url, keepQuery: IsLabelStudio(url));
 
     private string Describe(string uri) =>
         Uri.TryCreate(uri, UriKind.Absolute, out var url) && IsHttp(uri) ? Describe(url) : uri;

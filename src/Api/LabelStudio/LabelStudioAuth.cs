@@ -110,7 +110,7 @@ internal sealed class LabelStudioAuth : IDisposable
         if (status is 401 or 403)
         {
             throw new ImageFetchException(ImageFetchFailure.Rejected,
-                $"Label Studio rejected the token in LABEL_STUDIO_API_KEY: refreshing the personal access token at {url} answered HTTP {status}. " +
+                $"Label Studio rejected the token in LABEL_STUDIO_API_KEY: refreshing the personal access token at {ImageUrlGuard.SafeText(url, keepQuery: false)} answered HTTP {status}. " +
                 "The token may be expired or revoked; create a new one under Account & Settings → Personal Access Token.");
         }
 
@@ -119,7 +119,7 @@ internal sealed class LabelStudioAuth : IDisposable
         if (!response.IsSuccessStatusCode)
         {
             throw new ImageFetchException(ImageFetchFailure.Unreachable,
-                $"Label Studio answered HTTP {status} to the token refresh at {url}; check LABEL_STUDIO_URL points at Label Studio 1.17 or newer.");
+                $"Label Studio answered HTTP {status} to the token refresh at {ImageUrlGuard.SafeText(url, keepQuery: false)}; check LABEL_STUDIO_URL points at Label Studio 1.17 or newer.");
         }
 
         TokenRefreshResponse? body;
@@ -135,7 +135,7 @@ internal sealed class LabelStudioAuth : IDisposable
         return body?.Access is { Length: > 0 } access
             ? access
             : throw new ImageFetchException(ImageFetchFailure.Unreachable,
-                $"the token refresh at {url} did not return an access token; check LABEL_STUDIO_URL points at Label Studio itself.");
+                $"the token refresh at {ImageUrlGuard.SafeText(url, keepQuery: false)} did not return an access token; check LABEL_STUDIO_URL points at Label Studio itself.");
     }
 
     /// <summary>Legacy unless the key is a JWT (three base64url parts whose header is a JSON object).</summary>
@@ -206,7 +206,7 @@ internal enum LabelStudioTokenKind
 
 /// <summary>An HTTP status worth retrying (5xx, 408, 429); handled by the fetch retry strategy.</summary>
 internal sealed class TransientStatusException(int statusCode, Uri url)
-    : Exception($"HTTP {statusCode} from {url.GetLeftPart(UriPartial.Path)}")
+    : Exception($"HTTP {statusCode} from {ImageUrlGuard.SafeText(url, keepQuery: false)}")
 {
     public int StatusCode { get; } = statusCode;
 

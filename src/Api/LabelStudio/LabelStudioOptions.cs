@@ -23,6 +23,12 @@ internal sealed class LabelStudioOptions
     /// <summary>MAX_IMAGE_BYTES: larger images are rejected (reading stops at this size).</summary>
     public long MaxImageBytes { get; init; } = DefaultMaxImageBytes;
 
+    /// <summary>IMAGE_URL_POLICY: <c>any</c> (default) or <c>label-studio-only</c>.</summary>
+    public ImageUrlPolicy UrlPolicy { get; init; } = ImageUrlPolicy.Any;
+
+    /// <summary>IMAGE_URL_ALLOWLIST: hosts, origins and address ranges fetched even when private or not Label Studio.</summary>
+    public ImageUrlAllowlist Allowlist { get; init; } = ImageUrlAllowlist.Empty;
+
     /// <summary>Budget for one image fetch including retries, redirects and the token refresh.</summary>
     public TimeSpan FetchTimeout { get; init; } = TimeSpan.FromSeconds(30);
 
@@ -59,8 +65,28 @@ internal sealed class LabelStudioOptions
         var root = configuration["LOCAL_FILES_DOCUMENT_ROOT"];
         if (!string.IsNullOrWhiteSpace(root) && !Directory.Exists(root))
             throw new InvalidOperationException($"LOCAL_FILES_DOCUMENT_ROOT must be an existing directory (got '{root}'); mount Label Studio's local-files root there or unset it.");
+        var policyText = configuration["IMAGE_URL_POLICY"]?.Trim();
+        var policy = policyText?.ToLowerInvariant() switch
+        {
+            null or "" or "any" => ImageUrlPolicy.Any,
+            "label-studio-only" => ImageUrlPolicy.LabelStudioOnly,
+            _ => throw new InvalidOperationException($"IMAGE_URL_POLICY must be 'any' or 'label-studio-only' (got '{policyText}')."),
+        };
+
+        ImageUrlAllowlist allowlist;
+        try
+        {
+            allowlist = ImageUrlAllowlist.Parse(configuration["IMAGE_URL_ALLOWLIST"]);
+        }
+        catch (ArgumentException e)
+        {
+            throw new InvalidOperationException(e.Message, e);
+        }
+
         return new LabelStudioOptions
         {
+            UrlPolicy = policy,
+            Allowlist = allowlist,
             Url = url,
             ApiKey = First(configuration, "LABEL_STUDIO_API_KEY", "LABEL_STUDIO_ACCESS_TOKEN").Value,
             LocalFilesDocumentRoot = string.IsNullOrWhiteSpace(root) ? null : root,

@@ -1,5 +1,7 @@
 using System.Diagnostics;
+using System.Globalization;
 using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.Logging;
 using NUnit.Framework;
 using Sam2Interactive.Api.LabelStudio;
 
@@ -28,12 +30,17 @@ public sealed class ImageFetcherTests
         Directory.Delete(_root, recursive: true);
     }
 
-    private ImageFetcher Fetcher(string? key = LabelStudioStandIn.LegacyKey, Action<LabelStudioOptionsBuilder>? tweak = null)
+    // The storage stand-in (presign target, "external" host) is on loopback, so tests that fetch from it allowlist it.
+    private string StorageEntry => $"127.0.0.1:{_ls.StorageUrl.Port}";
+
+    private ImageFetcher Fetcher(string? key = LabelStudioStandIn.LegacyKey, Action<LabelStudioOptionsBuilder>? tweak = null, ILogger<ImageFetcher>? logger = null)
     {
         var b = new LabelStudioOptionsBuilder { Url = _ls.Url, ApiKey = key, Root = _root };
         tweak?.Invoke(b);
         return new ImageFetcher(new LabelStudioOptions
         {
+            UrlPolicy = b.Policy,
+            Allowlist = ImageUrlAllowlist.Parse(b.Allowlist),
             Url = b.Url,
             ApiKey = b.ApiKey,
             LocalFilesDocumentRoot = b.Root,
@@ -41,7 +48,7 @@ public sealed class ImageFetcherTests
             FetchTimeout = b.Timeout,
             MaxRetries = 2,
             RetryDelay = TimeSpan.FromMilliseconds(20),
-        });
+        }, logger);
     }
 
     private static async Task<byte[]> Bytes(ImageFetcher fetcher, string uri, long? taskId = 21)
@@ -118,6 +125,11 @@ public sealed class ImageFetcherTests
     [TestCase("/data/local-files/?d=../outside.png")]
     [TestCase("/data/local-files/?d=dataset/../../outside.png")]
     [TestCase("/data/local-files/?d=%2E%2E/outside.png")]
+    [TestCase("/data/local-files/?d=%252E%252E/outside.png")]
+    [TestCase("/data/local-files/?d=..%2Foutside.png")]
+    [TestCase("/data/local-files/?d=dataset%2F..%2F..%2Foutside.png")]
+    [TestCase("/data/local-files/?d=..%5Coutside.png")]
+    [TestCase("/data/local-files/?d=dataset/%2e%2e/%2e%2e/outside.png")]
     public async Task FetchAsync_LocalFileTraversal_IsRejectedWithoutAskingLabelStudio(string uri)
     {
         using var fetcher = Fetcher();
@@ -179,7 +191,7 @@ public sealed class ImageFetcherTests
     public async Task FetchAsync_ExternalHttpUrl_SendsNoAuthorization()
     {
         _ls.StorageFiles["x.png"] = s_png;
-        using var fetcher = Fetcher();
+        using var fetcher = Fetcher(tweak: b => b.Allowlist = StorageEntry);
 
         var bytes = await Bytes(fetcher, new Uri(_ls.StorageUrl, "/public/x.png").AbsoluteUri);
 
@@ -204,7 +216,7 @@ public sealed class ImageFetcherTests
     public async Task FetchAsync_CloudUri_PresignsAndFollows303WithoutForwardingAuth(string uri)
     {
         _ls.StorageFiles["photo.png"] = s_png;
-        using var fetcher = Fetcher();
+        using var fetcher = Fetcher(tweak: b => b.Allowlist = StorageEntry);
 
         var bytes = await Bytes(fetcher, uri, taskId: 21);
 
@@ -222,7 +234,7 @@ public sealed class ImageFetcherTests
     [Test]
     public async Task FetchAsync_PresignedUrlMissing_MessageHidesSignature()
     {
-        using var fetcher = Fetcher();
+        using var fetcher = Fetcher(tweak: b => b.Allowlist = StorageEntry);
 
         var error = await Failure(fetcher, "s3://bucket/missing.png");
 
@@ -445,6 +457,268 @@ public sealed class ImageFetcherTests
     }
 
     [Test]
+    public async Task FetchAsync_LoopbackTaskUrlNotLabelStudio_IsRefusedWithoutRequest()
+    {
+        _ls.StorageFiles["x.png"] = s_png;
+        using var fetcher = Fetcher();
+
+        var error = await Failure(fetcher, $"http://127.0.0.1:{_ls.StorageUrl.Port}/public/x.png");
+
+        using (Assert.EnterMultipleScope())
+        {
+            Assert.That(error.Failure, Is.EqualTo(ImageFetchFailure.Refused));
+            Assert.That(error.StatusCode, Is.EqualTo(403));
+            Assert.That(error.Message, Is.EqualTo(
+                $"the image host 127.0.0.1:{_ls.StorageUrl.Port} is a loopback address; add it to IMAGE_URL_ALLOWLIST if it is trusted."));
+            Assert.That(_ls.StorageRequests, Is.Empty);
+        }
+    }
+
+    [TestCase("127.0.0.1:{port}")]
+    [TestCase("http://127.0.0.1:{port}")]
+    [TestCase("127.0.0.0/8")]
+    [TestCase("127.0.0.1")]
+    [TestCase("other.example, 10.0.0.0/8 ,127.0.0.1:{port}")]
+    public async Task FetchAsync_LoopbackTaskUrlAllowlisted_IsFetched(string allowlist)
+    {
+        _ls.StorageFiles["x.png"] = s_png;
+        using var fetcher = Fetcher(tweak: b => b.Allowlist = allowlist.Replace("{port}", _ls.StorageUrl.Port.ToString(CultureInfo.InvariantCulture), StringComparison.Ordinal));
+
+        Assert.That(await Bytes(fetcher, $"http://127.0.0.1:{_ls.StorageUrl.Port}/public/x.png"), Is.EqualTo(s_png));
+    }
+
+    [Test]
+    public async Task FetchAsync_AllowlistedOriginWithOtherScheme_IsRefused()
+    {
+        using var fetcher = Fetcher(tweak: b => b.Allowlist = $"https://127.0.0.1:{_ls.StorageUrl.Port}");
+
+        var error = await Failure(fetcher, $"http://127.0.0.1:{_ls.StorageUrl.Port}/public/x.png");
+
+        Assert.That(error.Failure, Is.EqualTo(ImageFetchFailure.Refused));
+    }
+
+    [TestCase("http://169.254.169.254/latest/meta-data/", "169.254.169.254 is a link-local address")]
+    [TestCase("http://127.0.0.1:{port}/public/x.png", "127.0.0.1:{port} is a loopback address")]
+    [TestCase("http://localhost:{port}/public/x.png", "localhost resolves to")]
+    [TestCase("http://[::ffff:127.0.0.1]:{port}/public/x.png", "is a loopback address")]
+    [TestCase("/redirect?to=http://127.0.0.1:{port}/public/x.png", "loopback")]
+    public async Task FetchAsync_RedirectFromLabelStudioToRefusedAddress_IsRefused(string target, string expected)
+    {
+        _ls.StorageFiles["x.png"] = s_png;
+        var port = _ls.StorageUrl.Port.ToString(CultureInfo.InvariantCulture);
+        using var fetcher = Fetcher();
+
+        var error = await Failure(fetcher, "/redirect?to=" + Uri.EscapeDataString(target.Replace("{port}", port, StringComparison.Ordinal)));
+
+        using (Assert.EnterMultipleScope())
+        {
+            Assert.That(error.Failure, Is.EqualTo(ImageFetchFailure.Refused));
+            Assert.That(error.Message, Does.Contain(expected.Replace("{port}", port, StringComparison.Ordinal)).And.Contain("IMAGE_URL_ALLOWLIST"));
+            Assert.That(_ls.StorageRequests, Is.Empty);
+        }
+    }
+
+    [Test]
+    public async Task FetchAsync_RedirectFromAllowlistedHostToRefusedAddress_IsRefused()
+    {
+        using var fetcher = Fetcher(tweak: b => b.Allowlist = StorageEntry);
+        var start = new Uri(_ls.StorageUrl, "/redirect?to=" + Uri.EscapeDataString("http://169.254.169.254/latest/meta-data/")).AbsoluteUri;
+
+        var error = await Failure(fetcher, start);
+
+        using (Assert.EnterMultipleScope())
+        {
+            Assert.That(error.Failure, Is.EqualTo(ImageFetchFailure.Refused));
+            Assert.That(error.Message, Does.StartWith("a redirect from 127.0.0.1 led to http://169.254.169.254/latest/meta-data/: the image host 169.254.169.254 is a link-local address"));
+            Assert.That(_ls.StorageRequests.Single().Path, Does.StartWith("/redirect"));
+        }
+    }
+
+    [Test]
+    public async Task FetchAsync_RedirectToFileScheme_IsRefused()
+    {
+        using var fetcher = Fetcher();
+
+        var error = await Failure(fetcher, "/redirect?to=" + Uri.EscapeDataString("file:///etc/passwd"));
+
+        using (Assert.EnterMultipleScope())
+        {
+            Assert.That(error.Failure, Is.EqualTo(ImageFetchFailure.InvalidUri));
+            Assert.That(error.Message, Does.Contain("only http:// and https:// image URLs are fetched"));
+        }
+    }
+
+    [Test]
+    public async Task FetchAsync_RedirectLoop_StopsAfterFiveRedirects()
+    {
+        using var fetcher = Fetcher();
+
+        var error = await Failure(fetcher, "/loop/0");
+
+        using (Assert.EnterMultipleScope())
+        {
+            Assert.That(error.Message, Does.StartWith("too many redirects (more than 5)"));
+            Assert.That(_ls.LsRequests, Has.Count.EqualTo(6), "not retried");
+        }
+    }
+
+    [Test]
+    public async Task FetchAsync_HostNameResolvingToLoopback_IsRefusedAfterResolution()
+    {
+        _ls.StorageFiles["x.png"] = s_png;
+        using var fetcher = Fetcher();
+
+        var error = await Failure(fetcher, $"http://localhost:{_ls.StorageUrl.Port}/public/x.png");
+
+        using (Assert.EnterMultipleScope())
+        {
+            Assert.That(error.Failure, Is.EqualTo(ImageFetchFailure.Refused));
+            Assert.That(error.StatusCode, Is.EqualTo(403));
+            Assert.That(error.Message, Does.Match(@"^the image host localhost resolves to (127\.0\.0\.1|::1), which is a loopback address; add it to IMAGE_URL_ALLOWLIST if it is trusted\.$"));
+            Assert.That(_ls.StorageRequests, Is.Empty);
+        }
+    }
+
+    [Test]
+    public async Task FetchAsync_HostNameResolvingIntoAllowlistedRanges_ConnectsToVettedAddress()
+    {
+        _ls.StorageFiles["x.png"] = s_png;
+        using var fetcher = Fetcher(tweak: b => b.Allowlist = "127.0.0.0/8, ::1/128");
+
+        var bytes = await Bytes(fetcher, $"http://localhost:{_ls.StorageUrl.Port}/public/x.png");
+
+        using (Assert.EnterMultipleScope())
+        {
+            Assert.That(bytes, Is.EqualTo(s_png));
+            Assert.That(_ls.StorageRequests.Single().Authorization, Is.Null);
+        }
+    }
+
+    [Test]
+    public async Task FetchAsync_CloudMetadataAddress_IsRefusedWithoutConnecting()
+    {
+        using var fetcher = Fetcher();
+        var watch = Stopwatch.StartNew();
+
+        var error = await Failure(fetcher, "http://169.254.169.254/latest/meta-data/iam/security-credentials/");
+
+        using (Assert.EnterMultipleScope())
+        {
+            Assert.That(error.Failure, Is.EqualTo(ImageFetchFailure.Refused));
+            Assert.That(error.Message, Does.StartWith("the image host 169.254.169.254 is a link-local address"));
+            Assert.That(error.InnerException, Is.Null, "refused before any connection attempt");
+            Assert.That(watch.Elapsed, Is.LessThan(TimeSpan.FromSeconds(1)));
+        }
+    }
+
+    [TestCase("http://[::1]:{port}/public/x.png", "a loopback address")]
+    [TestCase("http://[::]:{port}/public/x.png", "an unspecified address")]
+    [TestCase("http://0.0.0.0:{port}/public/x.png", "an unspecified address")]
+    [TestCase("http://[::ffff:169.254.169.254]/latest/meta-data/", "a link-local address (the cloud metadata range)")]
+    [TestCase("http://[::ffff:a9fe:a9fe]/latest/meta-data/", "a link-local address (the cloud metadata range)")]
+    [TestCase("http://[fe80::1]/x.png", "a link-local address")]
+    [TestCase("http://[fd12:3456::1]/x.png", "a private address")]
+    [TestCase("http://10.1.2.3/x.png", "a private address")]
+    [TestCase("http://172.31.255.255/x.png", "a private address")]
+    [TestCase("https://192.168.1.1/x.png", "a private address")]
+    [TestCase("http://100.64.0.1/x.png", "a carrier-grade NAT address")]
+    [TestCase("http://224.0.0.1/x.png", "a multicast address")]
+    [TestCase("http://2130706433:{port}/public/x.png", "a loopback address")]
+    public async Task FetchAsync_NonPublicAddressLiteral_IsRefusedWithoutConnecting(string url, string reason)
+    {
+        var port = _ls.StorageUrl.Port.ToString(CultureInfo.InvariantCulture);
+        using var fetcher = Fetcher();
+
+        var error = await Failure(fetcher, url.Replace("{port}", port, StringComparison.Ordinal));
+
+        using (Assert.EnterMultipleScope())
+        {
+            Assert.That(error.Failure, Is.EqualTo(ImageFetchFailure.Refused));
+            Assert.That(error.Message, Does.Contain(" is " + reason + "; add it to IMAGE_URL_ALLOWLIST if it is trusted."));
+            Assert.That(error.InnerException, Is.Null);
+            Assert.That(_ls.StorageRequests, Is.Empty);
+        }
+    }
+
+    [Test]
+    public async Task FetchAsync_LabelStudioOnlyWithExternalUrl_IsRefusedWithoutLookup()
+    {
+        using var fetcher = Fetcher(tweak: b => b.Policy = ImageUrlPolicy.LabelStudioOnly);
+        var watch = Stopwatch.StartNew();
+
+        var error = await Failure(fetcher, "https://images.example.com/cat.png?sig=abc");
+
+        using (Assert.EnterMultipleScope())
+        {
+            Assert.That(error.Failure, Is.EqualTo(ImageFetchFailure.Refused));
+            Assert.That(error.Message, Is.EqualTo(
+                "IMAGE_URL_POLICY is label-studio-only and images.example.com is neither Label Studio nor listed in IMAGE_URL_ALLOWLIST; " +
+                "add it to IMAGE_URL_ALLOWLIST if it is trusted, or set IMAGE_URL_POLICY=any."));
+            Assert.That(error.InnerException, Is.Null);
+            Assert.That(watch.Elapsed, Is.LessThan(TimeSpan.FromSeconds(1)));
+        }
+    }
+
+    [Test]
+    public async Task FetchAsync_LabelStudioOnly_FetchesLabelStudioAndAllowlistedPresignTarget()
+    {
+        _ls.StorageFiles["photo.png"] = s_png;
+        using var fetcher = Fetcher(tweak: b =>
+        {
+            b.Policy = ImageUrlPolicy.LabelStudioOnly;
+            b.Allowlist = StorageEntry;
+        });
+
+        using (Assert.EnterMultipleScope())
+        {
+            Assert.That(await Bytes(fetcher, "/data/upload/2/abc.png"), Is.EqualTo(s_png));
+            Assert.That(await Bytes(fetcher, "s3://bucket/photo.png"), Is.EqualTo(s_png));
+            Assert.That(_ls.StorageRequests.Single().Authorization, Is.Null);
+        }
+    }
+
+    [Test]
+    public async Task FetchAsync_UrlWithUserInfo_SendsNoCredentialsAndHidesThem()
+    {
+        using var fetcher = Fetcher(tweak: b => b.Allowlist = StorageEntry);
+
+        var error = await Failure(fetcher, $"http://admin:hunter2@127.0.0.1:{_ls.StorageUrl.Port}/public/missing.png?X-Sig=s3cr3t");
+
+        using (Assert.EnterMultipleScope())
+        {
+            Assert.That(error.Failure, Is.EqualTo(ImageFetchFailure.NotFound));
+            Assert.That(error.Message, Does.StartWith($"image not found at http://127.0.0.1:{_ls.StorageUrl.Port}/public/missing.png;"));
+            Assert.That(error.Message, Does.Not.Contain("hunter2").And.Not.Contain("admin").And.Not.Contain("s3cr3t"));
+            Assert.That(_ls.StorageRequests.Single().Authorization, Is.Null);
+        }
+    }
+
+    [Test]
+    public async Task FetchAsync_FailingFetchWithToken_LogsAndMessageHoldNoSecrets()
+    {
+        var logs = new CapturingLoggerProvider();
+        using var factory = LoggerFactory.Create(b => b.SetMinimumLevel(LogLevel.Trace).AddProvider(logs));
+        using var fetcher = Fetcher(LabelStudioStandIn.PersonalAccessToken, logger: factory.CreateLogger<ImageFetcher>(),
+            tweak: b => b.Allowlist = "127.0.0.1:1");
+
+        var lsError = await Failure(fetcher, "/status/503");
+        var basicError = await Failure(fetcher, "http://admin:hunter2@127.0.0.1:1/x.png");
+
+        var access = _ls.LsRequests.Select(r => r.Authorization).OfType<string>().Distinct().ToArray();
+        var everything = string.Join("\n", logs.Lines.Append(lsError.ToString()).Append(basicError.ToString()));
+        using (Assert.EnterMultipleScope())
+        {
+            Assert.That(access, Has.Length.EqualTo(1).And.All.StartsWith("Bearer "), "the access token was used");
+            Assert.That(logs.Lines, Has.Count.EqualTo(4), "two retries of each fetch are logged");
+            Assert.That(lsError.Message, Does.Contain("HTTP 503 after 3 attempts"));
+            Assert.That(basicError.Message, Does.StartWith("could not reach http://127.0.0.1:1/x.png (ConnectionRefused)"));
+            Assert.That(everything, Does.Not.Contain(LabelStudioStandIn.PersonalAccessToken));
+            Assert.That(everything, Does.Not.Contain(access[0][7..]));
+            Assert.That(everything, Does.Not.Contain("hunter2").And.Not.Contain("Bearer").And.Not.Contain("admin"));
+        }
+    }
+
+    [Test]
     public void GetIdentity_SameImageSpelledTwoWays_IsEqualAndIncludesHost()
     {
         using var fetcher = Fetcher();
@@ -482,11 +756,90 @@ public sealed class ImageFetcherTests
     [TestCase("LABEL_STUDIO_URL", "ftp://ls", "LABEL_STUDIO_URL must be an absolute http:// or https:// URL")]
     [TestCase("LOCAL_FILES_DOCUMENT_ROOT", "/no/such/dir/sam2i", "LOCAL_FILES_DOCUMENT_ROOT must be an existing directory")]
     [TestCase("MAX_IMAGE_BYTES", "64MB", "MAX_IMAGE_BYTES must be a whole number")]
+    [TestCase("IMAGE_URL_POLICY", "strict", "IMAGE_URL_POLICY must be 'any' or 'label-studio-only' (got 'strict')")]
+    [TestCase("IMAGE_URL_ALLOWLIST", "10.0.0.0/33", "IMAGE_URL_ALLOWLIST entry '10.0.0.0/33' is not a valid address range")]
+    [TestCase("IMAGE_URL_ALLOWLIST", "minio, 10.0.0.1/8", "IMAGE_URL_ALLOWLIST entry '10.0.0.1/8' is not a valid address range")]
+    [TestCase("IMAGE_URL_ALLOWLIST", "http://minio:9000/bucket", "IMAGE_URL_ALLOWLIST entry 'http://minio:9000/bucket' must be an origin only")]
+    [TestCase("IMAGE_URL_ALLOWLIST", "ftp://minio", "IMAGE_URL_ALLOWLIST entry 'ftp://minio' is not an http:// or https:// origin")]
+    [TestCase("IMAGE_URL_ALLOWLIST", "minio:99999", "IMAGE_URL_ALLOWLIST entry 'minio:99999' has a port that is not a number")]
+    [TestCase("IMAGE_URL_ALLOWLIST", "min io", "IMAGE_URL_ALLOWLIST entry 'min io' is not a host name")]
     public void FromConfiguration_InvalidSetting_ThrowsNamingIt(string key, string value, string expected)
     {
         var config = new ConfigurationBuilder().AddInMemoryCollection(new Dictionary<string, string?> { [key] = value }).Build();
 
         Assert.That(() => LabelStudioOptions.FromConfiguration(config), Throws.InvalidOperationException.With.Message.StartsWith(expected));
+    }
+
+    [Test]
+    public async Task FetchAsync_LocalFileWithNulByte_IsInvalidWithoutAskingLabelStudio()
+    {
+        using var fetcher = Fetcher();
+
+        var error = await Failure(fetcher, "/data/local-files/?d=a.png%00.jpg");
+
+        using (Assert.EnterMultipleScope())
+        {
+            Assert.That(error.Failure, Is.EqualTo(ImageFetchFailure.InvalidUri));
+            Assert.That(error.Message, Does.Contain("control characters"));
+            Assert.That(_ls.LsRequests, Is.Empty);
+        }
+    }
+
+    [Test]
+    public async Task FetchAsync_LocalFileAbsolutePathInsideRoot_IsRead()
+    {
+        await File.WriteAllBytesAsync(Path.Combine(_root, "in.png"), s_png);
+        using var fetcher = Fetcher();
+
+        Assert.That(await Bytes(fetcher, "/data/local-files/?d=" + Uri.EscapeDataString(Path.Combine(_root, "in.png"))), Is.EqualTo(s_png));
+    }
+
+    [Test]
+    public async Task FetchAsync_LocalFileSymlinkedParentOutsideRoot_IsRejectedWithClearMessage()
+    {
+        var outside = Directory.CreateTempSubdirectory("sam2i-outside-").FullName;
+        try
+        {
+            Directory.CreateDirectory(Path.Combine(outside, "deep"));
+            await File.WriteAllBytesAsync(Path.Combine(outside, "deep", "secret.png"), s_png);
+            Directory.CreateDirectory(Path.Combine(_root, "a"));
+            Directory.CreateSymbolicLink(Path.Combine(_root, "a", "up"), Path.Combine("..", "..", Path.GetFileName(outside)));
+            using var fetcher = Fetcher();
+
+            var error = await Failure(fetcher, "/data/local-files/?d=a/up/deep/secret.png");
+
+            using (Assert.EnterMultipleScope())
+            {
+                Assert.That(error.Failure, Is.EqualTo(ImageFetchFailure.PathOutsideRoot));
+                Assert.That(error.Message, Is.EqualTo(
+                    "the local-files path 'a/up/deep/secret.png' points outside LOCAL_FILES_DOCUMENT_ROOT; only files under that directory are served."));
+                Assert.That(_ls.LsRequests, Is.Empty);
+            }
+        }
+        finally
+        {
+            Directory.Delete(outside, recursive: true);
+        }
+    }
+
+    [Test]
+    public void FromConfiguration_UrlPolicyAndAllowlist_AreRead()
+    {
+        var config = new ConfigurationBuilder().AddInMemoryCollection(new Dictionary<string, string?>
+        {
+            ["IMAGE_URL_POLICY"] = "Label-Studio-Only",
+            ["IMAGE_URL_ALLOWLIST"] = "minio:9000, 10.0.0.0/8",
+        }).Build();
+
+        var options = LabelStudioOptions.FromConfiguration(config);
+
+        using (Assert.EnterMultipleScope())
+        {
+            Assert.That(options.UrlPolicy, Is.EqualTo(ImageUrlPolicy.LabelStudioOnly));
+            Assert.That(options.Allowlist.AllowsOrigin(new Uri("http://minio:9000/b/x.png")), Is.True);
+            Assert.That(options.Allowlist.AllowsAddress(System.Net.IPAddress.Parse("10.9.8.7")), Is.True);
+            Assert.That(LabelStudioOptions.FromConfiguration(new ConfigurationBuilder().Build()).UrlPolicy, Is.EqualTo(ImageUrlPolicy.Any));
+        }
     }
 
     [Test]
@@ -501,6 +854,31 @@ public sealed class ImageFetcherTests
         }
     }
 
+    /// <summary>Records every formatted log line, with its exception, of the loggers it creates.</summary>
+    private sealed class CapturingLoggerProvider : ILoggerProvider
+    {
+        private readonly System.Collections.Concurrent.ConcurrentQueue<string> _lines = new();
+
+        public IReadOnlyCollection<string> Lines => _lines;
+
+        public ILogger CreateLogger(string categoryName) => new Logger(_lines);
+
+        public void Dispose()
+        {
+        }
+
+        private sealed class Logger(System.Collections.Concurrent.ConcurrentQueue<string> lines) : ILogger
+        {
+            public IDisposable? BeginScope<TState>(TState state)
+                where TState : notnull => null;
+
+            public bool IsEnabled(LogLevel logLevel) => true;
+
+            public void Log<TState>(LogLevel logLevel, EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter) =>
+                lines.Enqueue(formatter(state, exception) + (exception is null ? string.Empty : "\n" + exception));
+        }
+    }
+
     private sealed class LabelStudioOptionsBuilder
     {
         public Uri? Url { get; set; }
@@ -512,5 +890,9 @@ public sealed class ImageFetcherTests
         public long MaxImageBytes { get; set; } = LabelStudioOptions.DefaultMaxImageBytes;
 
         public TimeSpan Timeout { get; set; } = TimeSpan.FromSeconds(10);
+
+        public ImageUrlPolicy Policy { get; set; } = ImageUrlPolicy.Any;
+
+        public string? Allowlist { get; set; }
     }
 }

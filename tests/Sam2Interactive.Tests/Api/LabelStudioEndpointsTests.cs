@@ -23,7 +23,7 @@ public sealed class LabelStudioEndpointsTests
 {
     private const int W = 640, H = 480;
     private LabelStudioStandIn _ls = null!;
-    private WebApplication _server = null!;
+    private TestServer _server = null!;
     private HttpClient _http = null!;
     private Scene _scene = null!;
 
@@ -33,52 +33,28 @@ public sealed class LabelStudioEndpointsTests
         _ls = await LabelStudioStandIn.StartAsync();
         _scene = Scenes.Create(W, H);
         _ls.Files["/data/upload/2/scene.png"] = _scene.Encoded;
-        var models = StandInModelSet.Options(StandInFormat.SamExporter);
-        _server = Server.Build(["--urls", "http://127.0.0.1:0"], new Dictionary<string, string?>
-        {
-            ["ENCODER_PATH"] = models.EncoderPath,
-            ["DECODER_PATH"] = models.DecoderPath,
-            ["LABEL_STUDIO_URL"] = _ls.Url.ToString().TrimEnd('/'),
-            ["LABEL_STUDIO_API_KEY"] = LabelStudioStandIn.LegacyKey,
-            ["Logging:LogLevel:Default"] = "Warning",
-        });
-        await _server.StartAsync();
-        _http = new HttpClient { BaseAddress = new Uri(_server.Urls.First()), Timeout = TimeSpan.FromSeconds(30) };
-        for (var i = 0; i < 200 && (await _http.GetAsync("/health")).StatusCode != HttpStatusCode.OK; i++) await Task.Delay(50);
+        _server = await TestServer.StartAsync(_ls);
+        _http = _server.Http;
     }
 
     [OneTimeTearDown]
     public async Task StopServers()
     {
-        _http.Dispose();
-        await _server.StopAsync();
         await _server.DisposeAsync();
         await _ls.DisposeAsync();
     }
 
-    private long EncoderRuns => _server.Services.GetRequiredService<Sam2Encoder>().Runs;
+    private long EncoderRuns => _server.EncoderRuns;
 
-    private static string KeyPoint(float px, float py, bool? positive, string label = "defect") =>
-        $$$"""{"id":"{{{Guid.NewGuid():N}}}","from_name":"tag2","to_name":"image","type":"keypointlabels","origin":"manual","original_width":{{{W}}},"original_height":{{{H}}},"image_rotation":0,"value":{"x":{{{px / W * 100}}},"y":{{{py / H * 100}}},"width":0.3,"keypointlabels":["{{{label}}}"]}{{{(positive is null ? "" : $",\"is_positive\":{positive.Value.ToString().ToLowerInvariant()}")}}}}""";
+    private static string KeyPoint(float px, float py, bool? positive, string label = "defect") => PredictBodies.KeyPoint(px, py, positive, W, H, label);
 
-    private static string Rectangle(SkiaSharp.SKRect r, float pad = 5) =>
-        $$$"""{"id":"{{{Guid.NewGuid():N}}}","from_name":"tag3","to_name":"image","type":"rectanglelabels","origin":"manual","original_width":{{{W}}},"original_height":{{{H}}},"image_rotation":0,"value":{"x":{{{(r.Left - pad) / W * 100}}},"y":{{{(r.Top - pad) / H * 100}}},"width":{{{(r.Width + 2 * pad) / W * 100}}},"height":{{{(r.Height + 2 * pad) / H * 100}}},"rotation":0,"rectanglelabels":["defect"]}}""";
+    private static string Rectangle(SkiaSharp.SKRect r, float pad = 5) => PredictBodies.Rectangle(r, W, H, pad);
 
-    private static string Body(string image, string? items)
-    {
-        var context = items is null ? "null" : "{\"result\":[" + items + "]}";
-        return "{\"tasks\":[{\"id\":21,\"data\":{\"image\":\"" + image + "\"},\"annotations\":[],\"drafts\":[],\"predictions\":[]}]," +
-            "\"project\":\"3.1746612998\",\"label_config\":" + JsonSerializer.Serialize(LabelStudioSamples.SeedLabelConfig) + "," +
-            "\"params\":{\"login\":null,\"password\":null,\"context\":" + context + "}}";
-    }
+    private static string Body(string image, string? items) => PredictBodies.Predict(image, items);
 
-    private async Task<(HttpStatusCode Status, JsonDocument Json)> Post(string path, string body)
-    {
-        using var response = await _http.PostAsync(path, new StringContent(body, Encoding.UTF8, "application/json"));
-        return (response.StatusCode, JsonDocument.Parse(await response.Content.ReadAsStringAsync()));
-    }
+    private Task<(HttpStatusCode Status, JsonDocument Json)> Post(string path, string body) => _server.PostAsync(path, body);
 
-    private static byte[] MaskOf(JsonElement region, int width, int height)
+    internal static byte[] MaskOf(JsonElement region, int width, int height)
     {
         var rle = region.GetProperty("value").GetProperty("rle").EnumerateArray().Select(e => (byte)e.GetInt32()).ToArray();
         var rgba = BrushRle.Decode(rle);
@@ -183,6 +159,45 @@ public sealed class LabelStudioEndpointsTests
         Assert.That(start.Elapsed, Is.LessThan(TimeSpan.FromSeconds(1)), "Label Studio gives up after 1 s");
         for (var i = 0; i < 200 && EncoderRuns == before; i++) await Task.Delay(25);
         Assert.That(EncoderRuns, Is.EqualTo(before + 1));
+    }
+
+    [Test]
+    public async Task Webhook_TaskImageOnLoopbackNotLabelStudio_IsNeverFetched()
+    {
+        _ls.StorageFiles["hook.png"] = Scenes.Create(320, 240).Encoded;
+        _ls.Files["/data/upload/2/hook-ok.png"] = Scenes.Create(300, 200).Encoded;
+        var before = EncoderRuns;
+        var refused = $"http://127.0.0.1:{_ls.StorageUrl.Port}/public/hook.png";
+        var body = $$$"""{"action":"TASKS_CREATED","tasks":[{"id":41,"data":{"image":"{{{refused}}}"}},{"id":42,"data":{"image":"/data/upload/2/hook-ok.png"}}],"project":{"id":3}}""";
+
+        var (status, _) = await Post("/webhook", body);
+        for (var i = 0; i < 200 && EncoderRuns == before; i++) await Task.Delay(25);
+        await Task.Delay(200);
+
+        using (Assert.EnterMultipleScope())
+        {
+            Assert.That(status, Is.EqualTo(HttpStatusCode.OK));
+            Assert.That(EncoderRuns, Is.EqualTo(before + 1), "only the Label Studio image is encoded");
+            Assert.That(_ls.StorageRequests.Select(r => r.Path), Has.None.Contains("hook.png"));
+        }
+    }
+
+    [TestCase("http://169.254.169.254/latest/meta-data/iam/security-credentials/", "169.254.169.254 is a link-local address")]
+    [TestCase("http://127.0.0.1:{port}/public/scene.png", "is a loopback address")]
+    [TestCase("http://[::1]:{port}/public/scene.png", "is a loopback address")]
+    public async Task Predict_TaskImageOnInternalAddress_403NamingAllowlist(string image, string expected)
+    {
+        _ls.StorageFiles["scene.png"] = _scene.Encoded;
+        var url = image.Replace("{port}", _ls.StorageUrl.Port.ToString(System.Globalization.CultureInfo.InvariantCulture), StringComparison.Ordinal);
+
+        var (status, json) = await Post("/predict", Body(url, KeyPoint(10, 10, true)));
+
+        using (Assert.EnterMultipleScope())
+        {
+            Assert.That(status, Is.EqualTo(HttpStatusCode.Forbidden));
+            Assert.That(json.RootElement.GetProperty("detail").GetString(), Does.Contain(expected).And.EndsWith("add it to IMAGE_URL_ALLOWLIST if it is trusted."));
+            Assert.That(_ls.StorageRequests.Select(r => r.Path), Has.None.Contains("scene.png"));
+        }
     }
 
     [TestCase("{not json", HttpStatusCode.BadRequest)]                          // malformed JSON

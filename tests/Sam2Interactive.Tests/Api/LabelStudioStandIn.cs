@@ -10,7 +10,8 @@ namespace Sam2Interactive.Tests.Api;
 /// <summary>
 /// A real Label Studio stand-in on loopback Kestrel: media under /data/upload and /data/local-files (404 without
 /// credentials, 401 for a wrong token, as LS does), /tasks/{id}/presign/ answering 303 to a second host ("storage"),
-/// /api/token/refresh/ issuing short-lived access JWTs, and status/slow/flaky endpoints. Records every Authorization
+/// /api/token/refresh/ issuing short-lived access JWTs, status/slow/flaky/loop endpoints, and /redirect?to=&lt;url&gt;
+/// (302 to any URL) on both hosts. Records every Authorization
 /// header per host.
 /// </summary>
 internal sealed class LabelStudioStandIn : IAsyncDisposable
@@ -78,6 +79,7 @@ internal sealed class LabelStudioStandIn : IAsyncDisposable
         });
         storage.MapGet("/presigned/{name}", (string name) => Serve(self!.StorageFiles, name));
         storage.MapGet("/public/{name}", (string name) => Serve(self!.StorageFiles, name));
+        storage.MapGet("/redirect", (HttpContext ctx) => Redirect(ctx));
 
         ls.Use(async (ctx, next) =>
         {
@@ -111,6 +113,12 @@ internal sealed class LabelStudioStandIn : IAsyncDisposable
             self!.StatusHits.AddOrUpdate(code.ToString(System.Globalization.CultureInfo.InvariantCulture), 1, (_, n) => n + 1);
             return Results.StatusCode(code);
         });
+        ls.MapGet("/redirect", (HttpContext ctx) => Redirect(ctx));
+        ls.MapGet("/loop/{n:int}", (HttpContext ctx, int n) =>
+        {
+            ctx.Response.Headers.Location = $"/loop/{n + 1}";
+            return Results.StatusCode(302);
+        });
         ls.MapGet("/slow", async (CancellationToken ct) =>
         {
             await Task.Delay(TimeSpan.FromSeconds(20), ct);
@@ -139,6 +147,13 @@ internal sealed class LabelStudioStandIn : IAsyncDisposable
         var app = builder.Build();
         app.Urls.Add("http://127.0.0.1:0");
         return app;
+    }
+
+    // 302 to the ?to= URL, as is (any scheme or host): the fetcher must vet every hop.
+    private static IResult Redirect(HttpContext ctx)
+    {
+        ctx.Response.Headers.Location = ctx.Request.Query["to"].ToString();
+        return Results.StatusCode(302);
     }
 
     private static string? Header(HttpContext ctx) =>

@@ -28,7 +28,7 @@ public sealed class EmbeddingStoreTests
 
     private static EmbeddingStore NewStore(long memoryMb = 1024, int encoders = 1) =>
         new(new CacheOptions { MemoryBytes = memoryMb << 20, EncoderConcurrency = encoders }, new Sam2Metrics(),
-            new Lazy<IDistributedEmbeddingTier>(() => new NoDistributedEmbeddingTier()));
+            new Lazy<IDistributedEmbeddingTier>(() => NoDistributedEmbeddingTier.Instance));
 
     private async Task<byte[]> Fetch(string uri)
     {

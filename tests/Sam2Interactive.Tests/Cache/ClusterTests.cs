@@ -1,0 +1,220 @@
+using System.Net;
+using System.Security.Cryptography;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.Logging.Abstractions;
+using NUnit.Framework;
+using Sam2Interactive.Cache;
+using Sam2Interactive.Encoder;
+using Sam2Interactive.StandIns;
+using Sam2Interactive.Tests.Api;
+using Sam2Interactive.Tests.Support;
+using StackExchange.Redis;
+
+namespace Sam2Interactive.Tests.Cache;
+
+/// <summary>
+/// Two server instances (replicas A and B) on loopback sharing a real redis-server and one Label Studio stand-in; every
+/// claim is read from each instance's own /metrics.
+/// </summary>
+[TestFixture]
+[NonParallelizable]
+public sealed class ClusterTests
+{
+    private const int W = 320, H = 240;
+    private RedisServerProcess _redis = null!;
+    private LabelStudioStandIn _ls = null!;
+    private TestServer _a = null!;
+    private TestServer _b = null!;
+    private int _nextImage;
+
+    [OneTimeSetUp]
+    public async Task Start()
+    {
+        _redis = RedisServerProcess.Start();
+        _ls = await LabelStudioStandIn.StartAsync();
+        _a = await TestServer.StartAsync(_ls, Settings());
+        _b = await TestServer.StartAsync(_ls, Settings());
+    }
+
+    private Dictionary<string, string?> Settings() => new()
+    {
+        ["REDIS_URL"] = $"redis://{_redis.Endpoint}/0",
+        ["LOCK_TTL"] = "1s",
+        ["LOCK_WAIT"] = "30",
+    };
+
+    [OneTimeTearDown]
+    public async Task Stop()
+    {
+        await _a.DisposeAsync();
+        await _b.DisposeAsync();
+        await _ls.DisposeAsync();
+        _redis.Dispose();
+    }
+
+    /// <summary>A new image (distinct bytes) in Label Studio; returns its path and scene.</summary>
+    private (string Path, Scene Scene) NewImage()
+    {
+        var n = Interlocked.Increment(ref _nextImage);
+        var scene = Scenes.Create(W + n, H);
+        var path = $"/data/upload/9/cluster-{n}.png";
+        _ls.Files[path] = scene.Encoded;
+        return (path, scene);
+    }
+
+    private static string Click(string path, Scene scene)
+    {
+        var blue = Scenes.Centre(Scenes.BlueRect(scene.Width, scene.Height));
+        return PredictBodies.Predict(path, PredictBodies.KeyPoint(blue.X, blue.Y, true, scene.Width, scene.Height));
+    }
+
+    private static async Task<double> ClickAndCheckAsync(TestServer server, string path, Scene scene)
+    {
+        var (status, json) = await server.PostAsync("/predict", Click(path, scene));
+        Assert.That(status, Is.EqualTo(HttpStatusCode.OK), json.RootElement.ToString());
+        var region = json.RootElement.GetProperty("results")[0].GetProperty("result")[0];
+        var iou = Scenes.IoU(LabelStudioEndpointsTests.MaskOf(region, scene.Width, scene.Height), scene.Objects["blue"]);
+        Assert.That(iou, Is.GreaterThanOrEqualTo(0.9));
+        return iou;
+    }
+
+    private static async Task WaitForAsync(Func<Task<bool>> condition, string what)
+    {
+        for (var i = 0; i < 400; i++)
+        {
+            if (await condition()) return;
+            await Task.Delay(25);
+        }
+        Assert.Fail($"timed out waiting for {what}");
+    }
+
+    private static Task<double> Encodes(TestServer s) => s.MetricAsync("sam2_encoder_runs_total");
+
+    private static Task<double> RedisHits(TestServer s) => s.MetricAsync("sam2_cache_lookups_total{tier=\"redis\",result=\"hit\"}");
+
+    [Test]
+    public async Task Webhook_PrefetchOnA_ClickOnBServedFromRedisWithoutEncoding()
+    {
+        var (path, scene) = NewImage();
+        var encodesA = await Encodes(_a);
+        var encodesB = await Encodes(_b);
+        var hitsB = await RedisHits(_b);
+
+        var (status, _) = await _a.PostAsync("/webhook", PredictBodies.Webhook((41, path)));
+        Assert.That(status, Is.EqualTo(HttpStatusCode.OK));
+        await WaitForAsync(async () => await Encodes(_a) == encodesA + 1, "A's prefetch encode");
+        await WaitForAsync(() => Task.FromResult(_a.HasEmbedding(path)), "A's tier 1");
+
+        await ClickAndCheckAsync(_b, path, scene);
+
+        Assert.That(await Encodes(_b), Is.EqualTo(encodesB), "B did not run its encoder");
+        Assert.That(await RedisHits(_b), Is.EqualTo(hitsB + 1), "B's click was served from Redis");
+    }
+
+    [Test]
+    public async Task Predict_EightConcurrentFirstClicksOnTwoReplicas_OneEncoderRunInTheCluster()
+    {
+        var (path, scene) = NewImage();
+        var before = await Encodes(_a) + await Encodes(_b);
+        var waitsBefore = await _a.MetricAsync("sam2_singleflight_waits_total") + await _b.MetricAsync("sam2_singleflight_waits_total");
+
+        var clicks = Enumerable.Range(0, 8).Select(i => Task.Run(() => ClickAndCheckAsync(i % 2 == 0 ? _a : _b, path, scene)));
+        await Task.WhenAll(clicks);
+
+        Assert.That(await Encodes(_a) + await Encodes(_b) - before, Is.EqualTo(1), "exactly one encoder run in the whole cluster");
+        var waits = await _a.MetricAsync("sam2_singleflight_waits_total") + await _b.MetricAsync("sam2_singleflight_waits_total") - waitsBefore;
+        var redisHits = await RedisHits(_a) + await RedisHits(_b);
+        Assert.That(waits + redisHits, Is.GreaterThanOrEqualTo(1), "the other replica waited for or read the one run");
+    }
+
+    [Test]
+    public async Task Predict_LockOwnerDiesWhileEncoding_WaitingClickOnBStillGetsItsMask()
+    {
+        var (path, scene) = NewImage();
+        var modelId = ModelIdentity.Compute(StandInModelSet.Options(StandInFormat.SamExporter).EncoderPath!);
+        var hash = Convert.ToHexStringLower(SHA256.HashData(scene.Encoded));
+        // A third replica takes the encode lock and dies: its tier is disposed without releasing (no renewal either).
+        var options = RedisCacheOptions.FromConfiguration(new ConfigurationBuilder().AddInMemoryCollection(Settings()).Build());
+        var dead = new RedisEmbeddingTier(options, modelId, NullLogger.Instance);
+        var (outcome, _) = await dead.TryAcquireEncodeLockAsync(hash, CancellationToken.None);
+        Assert.That(outcome, Is.EqualTo(LockOutcome.Acquired));
+        dead.Dispose();
+        var encodesB = await Encodes(_b);
+        var waitsB = await _b.MetricAsync("sam2_singleflight_waits_total");
+
+        await ClickAndCheckAsync(_b, path, scene);
+
+        Assert.That(await _b.MetricAsync("sam2_singleflight_waits_total"), Is.GreaterThan(waitsB), "B waited for the lock first");
+        Assert.That(await Encodes(_b), Is.EqualTo(encodesB + 1), "then took over when the lock expired");
+    }
+
+    [Test]
+    public async Task Predict_RedisStoppedAndStartedDuringClicks_NoFailedClickAndBreakerRecovers()
+    {
+        var images = Enumerable.Range(0, 6).Select(_ => NewImage()).ToList();
+        for (var i = 0; i < images.Count; i++)
+        {
+            if (i == 2) _redis.Kill();
+            if (i == 4) _redis.Restart();
+            await ClickAndCheckAsync(i % 2 == 0 ? _a : _b, images[i].Path, images[i].Scene);
+        }
+        // The breaker half-opens after its break and closes on the first success.
+        await WaitForAsync(async () =>
+        {
+            using var health = System.Text.Json.JsonDocument.Parse(await _a.Http.GetStringAsync("/health"));
+            if (health.RootElement.GetProperty("cache_state").GetString() == "connected") return true;
+            var (p, s) = NewImage();
+            await ClickAndCheckAsync(_a, p, s);
+            return false;
+        }, "the Redis tier to report connected again");
+    }
+
+    [TestCase("garbage")]
+    [TestCase("foreign-model")]
+    public async Task Predict_BadValueInRedis_RecomputedAndRightMask(string kind)
+    {
+        var (path, scene) = NewImage();
+        var modelId = ModelIdentity.Compute(StandInModelSet.Options(StandInFormat.SamExporter).EncoderPath!);
+        var hash = Convert.ToHexStringLower(SHA256.HashData(scene.Encoded));
+        var options = RedisCacheOptions.FromConfiguration(new ConfigurationBuilder().AddInMemoryCollection(Settings()).Build());
+        using var tier = new RedisEmbeddingTier(options, modelId, NullLogger.Instance);
+        using var mux = await ConnectionMultiplexer.ConnectAsync(_redis.Endpoint);
+        byte[] value;
+        if (kind == "garbage")
+        {
+            value = "\x93not a msgpack envelope at all"u8.ToArray();
+        }
+        else
+        {
+            // A well-formed envelope from another encoder (all-zero tensors: a wrong mask if it were used).
+            using var foreign = new ImageEmbedding(scene.Width, scene.Height);
+            foreign.ImageEmbed.Span.Clear();
+            foreign.HighResFeats0.Span.Clear();
+            foreign.HighResFeats1.Span.Clear();
+            using var bytes = EmbeddingEnvelope.Serialize(foreign, "0123456789abcdef", CacheDType.Float16);
+            value = bytes.WrittenMemory.ToArray();
+        }
+        await mux.GetDatabase().StringSetAsync(tier.EmbeddingKey(hash), value);
+        var encodes = await Encodes(_a);
+
+        await ClickAndCheckAsync(_a, path, scene);
+
+        Assert.That(await Encodes(_a), Is.EqualTo(encodes + 1), "the bad value was not used: the image was encoded");
+        var stored = await mux.GetDatabase().StringGetAsync(tier.EmbeddingKey(hash));
+        Assert.That(stored.HasValue, Is.True);
+        Assert.That(((byte[])stored!).SequenceEqual(value), Is.False, "replaced by a good value");
+    }
+
+    [Test]
+    public async Task Predict_SecondClickOnSameTask_NoSecondDownload()
+    {
+        var (path, scene) = NewImage();
+        int Downloads() => _ls.LsRequests.Count(r => r.Path.StartsWith(path, StringComparison.Ordinal));
+
+        await ClickAndCheckAsync(_a, path, scene);
+        Assert.That(Downloads(), Is.EqualTo(1));
+        await ClickAndCheckAsync(_a, path, scene);
+        await ClickAndCheckAsync(_b, path, scene); // B knows the URI from Redis's URI map
+        Assert.That(Downloads(), Is.EqualTo(1), "neither replica downloaded the image again");
+    }
+}
