@@ -212,6 +212,9 @@ internal sealed class QuickSuite : IAsyncDisposable
                 await Task.Delay(10);
             }
             prefetchTimes.Add(start.Elapsed.TotalMilliseconds);
+            // The webhook fires when tasks are created, long before an annotator opens one: do not click within the same
+            // millisecond the encoder finishes, while its session threads still spin.
+            await Task.Delay(1000);
             var body = LabelStudioBodies.Click(uri, taskId, 1024, 1024, image.Click.X, image.Click.Y);
             clicks.Add(await ClickAsync(server.Url, body));
             for (var i = 0; i < 4; i++) warm.Add(await ClickAsync(server.Url, body));
