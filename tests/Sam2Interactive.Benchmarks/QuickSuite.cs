@@ -50,10 +50,10 @@ internal sealed class QuickSuite : IAsyncDisposable
         Kernels();
         await using (var server = await StartServerAsync(encoderPath, decoderPath, "main"))
         {
-            var warm1024 = await WarmClickAsync(server, 1024, 1024);
-            var warm4000 = await WarmClickAsync(server, 4000, 3000);
-            SeedDesign(server, 1024, 1024, warm1024);
-            SeedDesign(server, 4000, 3000, warm4000);
+            await WarmClickAsync(server, 1024, 1024);
+            await WarmClickAsync(server, 4000, 3000);
+            await SeedDesignAsync(server, 1024, 1024);
+            await SeedDesignAsync(server, 4000, 3000);
             await PrefetchAsync(server);
         }
         // Concurrency: the clicks never touch the encoder, so the images are encoded by the small stand-in encoder (same
@@ -169,23 +169,29 @@ internal sealed class QuickSuite : IAsyncDisposable
     }
 
     /// <summary>The seed backend's design: every click decodes the image, runs the encoder, then the decoder and RLE (no HTTP,
-    /// no fetch: both favour the seed). ÷ our warm click on the same image size.</summary>
-    private void SeedDesign(RunningServer server, int width, int height, double warmClick)
+    /// no fetch: both favour the seed). ÷ warm HTTP clicks on the same size taken right before and after each seed click.</summary>
+    private async Task SeedDesignAsync(RunningServer server, int width, int height)
     {
         var image = BenchImages.Create(width, height);
         var prompt = new Prompt([new PromptPoint(image.Click.X, image.Click.Y, true)]);
+        var warmBody = LabelStudioBodies.Click(ImageHost.TaskUri($"warm-{width}x{height}.jpg"), 1, width, height, image.Click.X, image.Click.Y);
         var times = new List<double>();
+        var warm = new List<double>();
         for (var i = 0; i < SeedSamples; i++)
         {
+            for (var k = 0; k < 3; k++) warm.Add(await ClickAsync(server.Url, warmBody));
             var start = Stopwatch.GetTimestamp();
-            using var embedding = server.Encoder.EncodeImage(image.Encoded, ImageDecoder.DefaultMaxPixels, out _);
-            using var mask = server.Decoder.Predict(embedding, prompt, width, height);
-            _ = BrushRle.Encode(mask.Pixels);
+            using (var embedding = server.Encoder.EncodeImage(image.Encoded, ImageDecoder.DefaultMaxPixels, out _))
+            using (var mask = server.Decoder.Predict(embedding, prompt, width, height))
+            {
+                _ = BrushRle.Encode(mask.Pixels);
+            }
             times.Add(Stopwatch.GetElapsedTime(start).TotalMilliseconds);
+            for (var k = 0; k < 3; k++) warm.Add(await ClickAsync(server.Url, warmBody));
         }
         Console.WriteLine($"[main] seed design {width}x{height}: {Stats.Median(times):F0} ms per click");
-        var ratio = Stats.Median(times) / warmClick;
-        _rows.Add(new Row($"seed design (encoder per click) ÷ warm click, {width}×{height}", Ms(times), $"{warmClick:F1} ms", Ratio(ratio), "≥ 30", ratio >= 30));
+        var ratio = Stats.Median(times) / Stats.Median(warm);
+        _rows.Add(new Row($"seed design (encoder per click) ÷ warm click, {width}×{height}", Ms(times), Ms(warm), Ratio(ratio), "≥ 30", ratio >= 30));
     }
 
     /// <summary>TASKS_CREATED webhook for a new image, wait until its embedding is held, then the first click ÷ the warm clicks
