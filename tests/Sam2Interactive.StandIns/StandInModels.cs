@@ -23,12 +23,15 @@ public static class StandInModels
     /// ".onnx_data" file beside it (ONNX external data, so the graphs load only by path); <paramref name="name"/> is unused.
     /// Output bytes depend only on the arguments.
     /// </summary>
-    public static (string EncoderPath, string DecoderPath) Write(string directory, StandInFormat format, string name = DefaultName)
+    /// <param name="size"><see cref="StandInSize.Small"/> (default; unchanged bytes) or <see cref="StandInSize.Realistic"/>
+    /// (same masks, SAM2.1-tiny-like cost per run).</param>
+    public static (string EncoderPath, string DecoderPath) Write(string directory, StandInFormat format, string name = DefaultName,
+        StandInSize size = StandInSize.Small)
     {
         ArgumentException.ThrowIfNullOrEmpty(directory);
         ArgumentException.ThrowIfNullOrEmpty(name);
-        var encoder = EncoderGraph.Build(format);
-        var decoder = DecoderGraph.Build(format);
+        var encoder = EncoderGraph.Build(format, size);
+        var decoder = DecoderGraph.Build(format, size);
         if (format == StandInFormat.OnnxCommunity)
         {
             var onnxDir = Path.Combine(directory, "onnx");

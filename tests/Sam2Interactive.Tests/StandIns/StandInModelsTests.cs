@@ -107,6 +107,38 @@ public sealed class StandInModelsTests
         }
     }
 
+    // Realistic models are loaded (cheap) but never run here: a run costs seconds. Their masks are compared with the small
+    // ones by the benchmark driver's "cost" command.
+    [TestCase(StandInFormat.SamExporter)]
+    [TestCase(StandInFormat.OnnxCommunity)]
+    [TestCase(StandInFormat.OrigImSizeInt32)]
+    [TestCase(StandInFormat.OrigImSizeInt64)]
+    public void Write_Realistic_SameSignatureAsSmallWithMoreConvs(StandInFormat format)
+    {
+        var dir = Path.Combine(_root, "realistic-" + StandInModels.FolderName(format));
+        var (encoderPath, decoderPath) = StandInModels.Write(dir, format, size: StandInSize.Realistic);
+        var (smallEncoderPath, smallDecoderPath) = _paths[format];
+        using var encoder = new InferenceSession(encoderPath);
+        using var decoder = new InferenceSession(decoderPath);
+        using var smallEncoder = new InferenceSession(smallEncoderPath);
+        using var smallDecoder = new InferenceSession(smallDecoderPath);
+        using (Assert.EnterMultipleScope())
+        {
+            Assert.That(Signature(encoder.InputNames, encoder.InputMetadata), Is.EqualTo(Signature(smallEncoder.InputNames, smallEncoder.InputMetadata)));
+            Assert.That(Signature(encoder.OutputNames, encoder.OutputMetadata), Is.EqualTo(Signature(smallEncoder.OutputNames, smallEncoder.OutputMetadata)));
+            Assert.That(Signature(decoder.InputNames, decoder.InputMetadata), Is.EqualTo(Signature(smallDecoder.InputNames, smallDecoder.InputMetadata)));
+            Assert.That(Signature(decoder.OutputNames, decoder.OutputMetadata), Is.EqualTo(Signature(smallDecoder.OutputNames, smallDecoder.OutputMetadata)));
+            Assert.That(ConvCount(encoderPath), Is.EqualTo(ConvCount(smallEncoderPath) + 270));
+            Assert.That(ConvCount(decoderPath), Is.EqualTo(17));
+        }
+    }
+
+    private static int ConvCount(string path)
+    {
+        var model = Onnx.ModelProto.Parser.ParseFrom(File.ReadAllBytes(path));
+        return model.Graph.Node.Count(n => n.OpType == "Conv");
+    }
+
     [Test]
     public void Write_SamExporterSymbolicDims_AreNamedLikeTheRealExport()
     {

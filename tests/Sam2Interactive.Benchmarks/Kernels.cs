@@ -1,0 +1,108 @@
+using BenchmarkDotNet.Attributes;
+using Sam2Interactive.Decoder;
+using Sam2Interactive.Encoder;
+
+namespace Sam2Interactive.Benchmarks;
+
+/// <summary>
+/// Image decode (SkiaSharp, DCT-scaled when the short side allows) + SAM2 resize + normalise into a reused [1,3,1024,1024]
+/// tensor. Allocation budget: the decoded pixels and the resize scratch are pooled, so steady state allocates only small
+/// Skia wrapper objects. Issue 5 target: 4000×3000 ≤ 150 ms.
+/// </summary>
+[MemoryDiagnoser]
+public class PreprocessBenchmarks
+{
+    private readonly float[] _tensor = new float[Sam2Preprocessor.TensorLength];
+    private byte[] _jpeg = [];
+
+    [Params("640x480", "1920x1080", "4000x3000")]
+    public string Size { get; set; } = "640x480";
+
+    [GlobalSetup]
+    public void Setup()
+    {
+        var (w, h) = ParseSize(Size);
+        _jpeg = BenchImages.Create(w, h).Encoded;
+    }
+
+    [Benchmark]
+    public float DecodeResizeNormalize()
+    {
+        using var image = ImageDecoder.Decode(_jpeg);
+        Sam2Preprocessor.ToInputTensor(image, _tensor);
+        return _tensor[0];
+    }
+
+    internal static (int Width, int Height) ParseSize(string size)
+    {
+        var parts = size.Split('x');
+        return (int.Parse(parts[0], System.Globalization.CultureInfo.InvariantCulture), int.Parse(parts[1], System.Globalization.CultureInfo.InvariantCulture));
+    }
+}
+
+/// <summary>256×256 logits → bilinear (align_corners=False) upsample → threshold into a reused mask buffer.</summary>
+[MemoryDiagnoser]
+public class UpsampleBenchmarks
+{
+    private readonly float[] _logits = DiscLogits();
+    private byte[] _mask = [];
+    private int _width;
+    private int _height;
+
+    [Params("1024x1024", "4000x3000")]
+    public string Size { get; set; } = "1024x1024";
+
+    [GlobalSetup]
+    public void Setup()
+    {
+        (_width, _height) = PreprocessBenchmarks.ParseSize(Size);
+        _mask = new byte[_width * _height];
+    }
+
+    [Benchmark]
+    public byte UpsampleAndThreshold()
+    {
+        MaskPostprocessor.UpsampleAndThreshold(_logits, _width, _height, _mask);
+        return _mask[_mask.Length / 2];
+    }
+
+    /// <summary>Signed distance to a disc of radius 70 centred at (100, 120), in low-res cells: a typical object mask.</summary>
+    internal static float[] DiscLogits()
+    {
+        var logits = new float[MaskPostprocessor.LowResLength];
+        for (var y = 0; y < MaskPostprocessor.LowResSize; y++)
+        {
+            for (var x = 0; x < MaskPostprocessor.LowResSize; x++)
+            {
+                logits[y * MaskPostprocessor.LowResSize + x] = 70f - MathF.Sqrt((x - 100f) * (x - 100f) + (y - 120f) * (y - 120f));
+            }
+        }
+        return logits;
+    }
+}
+
+/// <summary>
+/// Label Studio brush RLE of a 4000×3000 object mask. <see cref="EncodeIntoBuffer"/> writes into a reused buffer: zero
+/// allocations per call (issue 5 target: ≤ 5 ms). <see cref="EncodeToArray"/> is the server's call, whose only allocation is
+/// the returned array.
+/// </summary>
+[MemoryDiagnoser]
+public class RleBenchmarks
+{
+    private const int Width = 4000, Height = 3000;
+    private readonly byte[] _mask = new byte[Width * Height];
+    private byte[] _buffer = [];
+
+    [GlobalSetup]
+    public void Setup()
+    {
+        MaskPostprocessor.UpsampleAndThreshold(UpsampleBenchmarks.DiscLogits(), Width, Height, _mask);
+        _buffer = new byte[BrushRle.GetMaxEncodedLength(_mask.Length)];
+    }
+
+    [Benchmark(Baseline = true)]
+    public int EncodeIntoBuffer() => BrushRle.Encode(_mask, _buffer);
+
+    [Benchmark]
+    public int EncodeToArray() => BrushRle.Encode(_mask).Length;
+}

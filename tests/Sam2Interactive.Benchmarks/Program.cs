@@ -1,0 +1,32 @@
+using BenchmarkDotNet.Running;
+
+namespace Sam2Interactive.Benchmarks;
+
+/// <summary>
+/// <c>quick</c>: the end-to-end load driver, one table of ratios (docs/benchmarks.md). <c>cost</c>: bare session run times.
+/// Anything else goes to BenchmarkDotNet's switcher (e.g. <c>--filter '*'</c> for every kernel).
+/// </summary>
+public static class Program
+{
+    public static async Task<int> Main(string[] args)
+    {
+        try
+        {
+            switch (args.FirstOrDefault())
+            {
+                case "quick":
+                    return await QuickSuite.RunAsync(BenchArguments.Parse(args.Skip(1)));
+                case "cost":
+                    return StandInCost.Run(BenchArguments.Parse(args.Skip(1)));
+                default:
+                    BenchmarkSwitcher.FromAssembly(typeof(Program).Assembly).Run(args, KernelConfig.Create());
+                    return 0;
+            }
+        }
+        catch (ArgumentException e)
+        {
+            await Console.Error.WriteLineAsync(e.Message);
+            return 2;
+        }
+    }
+}

@@ -1,0 +1,459 @@
+using System.Diagnostics;
+using System.Net;
+using System.Text;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.Extensions.DependencyInjection;
+using Sam2Interactive.Api;
+using Sam2Interactive.Api.Segmentation;
+using Sam2Interactive.Cache;
+using Sam2Interactive.Decoder;
+using Sam2Interactive.Encoder;
+using Sam2Interactive.StandIns;
+
+namespace Sam2Interactive.Benchmarks;
+
+/// <summary>
+/// <c>quick</c>: the end-to-end load driver. Runs the real server (Kestrel on loopback) against a loopback image host and
+/// measures every issue-5 scenario next to its baseline in the same run, then prints one table of ratios. Ratios are medians
+/// over interleaved samples (baseline, candidate, baseline, …), so drift from other work on the machine hits both alike.
+/// </summary>
+internal sealed class QuickSuite : IAsyncDisposable
+{
+    private const int WarmSamples = 15;
+    private const int SeedSamples = 1;
+
+    private readonly BenchArguments _args;
+    private readonly List<Row> _rows = [];
+    private readonly HttpClient _http = new(new SocketsHttpHandler { PooledConnectionLifetime = TimeSpan.FromMinutes(10) }) { Timeout = TimeSpan.FromMinutes(5) };
+    private ImageHost? _images;
+    private long _taskIds = 100;
+
+    private QuickSuite(BenchArguments args) => _args = args;
+
+    /// <summary>One line of the table. <paramref name="Met"/> is null when the row has no target.</summary>
+    private sealed record Row(string Scenario, string Measured, string Baseline, string Ratio, string Target, bool? Met);
+
+    public static async Task<int> RunAsync(BenchArguments args)
+    {
+        await using var suite = new QuickSuite(args);
+        return await suite.RunAllAsync();
+    }
+
+    private async Task<int> RunAllAsync()
+    {
+        var total = Stopwatch.StartNew();
+        var (encoderPath, decoderPath) = _args.ResolveModels();
+        Console.WriteLine($"models: {encoderPath} | {decoderPath}");
+        Console.WriteLine($"machine: {Environment.ProcessorCount} logical cores, {CpuModel()}, load average {StandInCost.LoadAverage()} at start");
+        _images = await ImageHost.StartAsync();
+
+        Kernels();
+        await using (var server = await StartServerAsync(encoderPath, decoderPath, "main"))
+        {
+            await WarmClickAsync(server, 1024, 1024);
+            await WarmClickAsync(server, 4000, 3000);
+            await SeedDesignAsync(server, 1024, 1024);
+            await SeedDesignAsync(server, 4000, 3000);
+            await PrefetchAsync(server);
+        }
+        // Concurrency: the clicks never touch the encoder, so the images are encoded by the small stand-in encoder (same
+        // outputs as the realistic one to float32 precision): 16 images cost seconds instead of minutes. Real models: as given.
+        var concurrencyEncoder = _args.UsesStandIns
+            ? StandInModels.Write(Path.Combine(Path.GetTempPath(), "sam2i-bench-standins", "small"), StandInFormat.SamExporter).EncoderPath
+            : encoderPath;
+        await using (var server = await StartServerAsync(concurrencyEncoder, decoderPath, "concurrency"))
+        {
+            await AnnotatorsAsync(server);
+        }
+        await RedisScenariosAsync(concurrencyEncoder, decoderPath);
+
+        Print(total.Elapsed);
+        return 0;
+    }
+
+    // ------------------------------------------------------------------------------------------------ server
+
+    private sealed class RunningServer(WebApplication app, string url) : IAsyncDisposable
+    {
+        public WebApplication App => app;
+        public string Url => url;
+        public Sam2Decoder Decoder => app.Services.GetRequiredService<Sam2Decoder>();
+        public Sam2Encoder Encoder => app.Services.GetRequiredService<Sam2Encoder>();
+        public SegmentationService Segmentation => app.Services.GetRequiredService<SegmentationService>();
+
+        public async ValueTask DisposeAsync()
+        {
+            await app.StopAsync();
+            await app.DisposeAsync();
+        }
+    }
+
+    private async Task<RunningServer> StartServerAsync(string encoderPath, string decoderPath, string name,
+        IReadOnlyDictionary<string, string?>? extra = null)
+    {
+        var settings = new Dictionary<string, string?>
+        {
+            ["ENCODER_PATH"] = encoderPath,
+            ["DECODER_PATH"] = decoderPath,
+            ["DEVICE"] = "cpu",
+            ["LABEL_STUDIO_URL"] = _images!.Url,
+            ["LABEL_STUDIO_API_KEY"] = "bench-legacy-token-0123456789",
+            ["Logging:LogLevel:Default"] = "Warning",
+        };
+        foreach (var (key, value) in extra ?? new Dictionary<string, string?>()) settings[key] = value;
+        if (_args.Threads > 0) settings["THREADS"] = _args.Threads.ToString(System.Globalization.CultureInfo.InvariantCulture);
+        var app = Server.Build(["--urls", "http://127.0.0.1:0"], settings);
+        await app.StartAsync();
+        var url = app.Urls.First().TrimEnd('/');
+        var start = Stopwatch.StartNew();
+        // /health answers 503 until the models are loaded and warmed (one encoder run).
+        while ((await _http.GetAsync(url + "/health")).StatusCode != HttpStatusCode.OK)
+        {
+            if (start.Elapsed > TimeSpan.FromMinutes(5)) throw new TimeoutException($"{name} server not ready after 5 minutes");
+            await Task.Delay(100);
+        }
+        Console.WriteLine($"[{name}] server ready in {start.Elapsed.TotalSeconds:F1} s");
+        return new RunningServer(app, url);
+    }
+
+    private string AddImage(BenchImage image, string name)
+    {
+        _images!.Files[name] = image.Encoded;
+        return ImageHost.TaskUri(name);
+    }
+
+    /// <summary>POSTs one click; returns its wall time in ms. Throws unless 200 with one brush region.</summary>
+    private async Task<double> ClickAsync(string url, string body)
+    {
+        var start = Stopwatch.GetTimestamp();
+        using var content = new StringContent(body, Encoding.UTF8, "application/json");
+        using var response = await _http.PostAsync(url + "/predict", content);
+        var bytes = await response.Content.ReadAsByteArrayAsync();
+        var elapsed = Stopwatch.GetElapsedTime(start).TotalMilliseconds;
+        if (response.StatusCode != HttpStatusCode.OK || bytes.AsSpan().IndexOf("\"rle\""u8) < 0)
+            throw new InvalidOperationException($"click failed: {(int)response.StatusCode} {Encoding.UTF8.GetString(bytes.AsSpan(0, Math.Min(300, bytes.Length)))}");
+        return elapsed;
+    }
+
+    // ------------------------------------------------------------------------------------------------ scenarios
+
+    /// <summary>Warm click through HTTP (tier-1 hit) ÷ the bare decoder session run on the same embedding and prompt.
+    /// Returns the warm click median (ms).</summary>
+    private async Task<double> WarmClickAsync(RunningServer server, int width, int height)
+    {
+        var image = BenchImages.Create(width, height);
+        var uri = AddImage(image, $"warm-{width}x{height}.jpg");
+        var taskId = Interlocked.Increment(ref _taskIds);
+        var body = LabelStudioBodies.Click(uri, taskId, width, height, image.Click.X, image.Click.Y);
+        var first = await ClickAsync(server.Url, body); // fetch + encode + click
+        Console.WriteLine($"[main] {width}x{height}: first click (fetch + encode) {first:F0} ms; warm clicks next");
+
+        using var embedding = await server.Segmentation.GetEmbeddingAsync(uri, taskId, EncodePriority.Click, CancellationToken.None);
+        var prompt = new Prompt([new PromptPoint(image.Click.X, image.Click.Y, true)]);
+        var bare = new List<double>();
+        var clicks = new List<double>();
+        for (var i = 0; i < WarmSamples + 1; i++)
+        {
+            // The server's own session, prompt and output size: Predict's RunTime is the session Run alone.
+            using (var mask = server.Decoder.Predict(embedding, prompt, width, height))
+            {
+                if (i > 0) bare.Add(mask.RunTime.TotalMilliseconds);
+            }
+            var click = await ClickAsync(server.Url, body);
+            if (i > 0) clicks.Add(click);
+        }
+        var ratio = Stats.Median(clicks) / Stats.Median(bare);
+        var limit = width * height > 1024 * 1024 ? 1.6 : 1.15;
+        _rows.Add(new Row($"warm click (tier-1 hit) ÷ bare decoder Run, {width}×{height}", Ms(clicks), Ms(bare), Ratio(ratio), $"≤ {limit}", ratio <= limit));
+        return Stats.Median(clicks);
+    }
+
+    /// <summary>The seed backend's design: every click decodes the image, runs the encoder, then the decoder and RLE (no HTTP,
+    /// no fetch: both favour the seed). ÷ warm HTTP clicks on the same size taken right before and after each seed click.</summary>
+    private async Task SeedDesignAsync(RunningServer server, int width, int height)
+    {
+        var image = BenchImages.Create(width, height);
+        var prompt = new Prompt([new PromptPoint(image.Click.X, image.Click.Y, true)]);
+        var warmBody = LabelStudioBodies.Click(ImageHost.TaskUri($"warm-{width}x{height}.jpg"), 1, width, height, image.Click.X, image.Click.Y);
+        var times = new List<double>();
+        var warm = new List<double>();
+        for (var i = 0; i < SeedSamples; i++)
+        {
+            for (var k = 0; k < 3; k++) warm.Add(await ClickAsync(server.Url, warmBody));
+            var start = Stopwatch.GetTimestamp();
+            using (var embedding = server.Encoder.EncodeImage(image.Encoded, ImageDecoder.DefaultMaxPixels, out _))
+            using (var mask = server.Decoder.Predict(embedding, prompt, width, height))
+            {
+                _ = BrushRle.Encode(mask.Pixels);
+            }
+            times.Add(Stopwatch.GetElapsedTime(start).TotalMilliseconds);
+            for (var k = 0; k < 3; k++) warm.Add(await ClickAsync(server.Url, warmBody));
+        }
+        Console.WriteLine($"[main] seed design {width}x{height}: {Stats.Median(times):F0} ms per click");
+        var ratio = Stats.Median(times) / Stats.Median(warm);
+        _rows.Add(new Row($"seed design (encoder per click) ÷ warm click, {width}×{height}", Ms(times), Ms(warm), Ratio(ratio), "≥ 30", ratio >= 30));
+    }
+
+    /// <summary>TASKS_CREATED webhook for a new image, wait until its embedding is held, then the first click ÷ the warm clicks
+    /// on the same image right after it (same image, same minute).</summary>
+    private async Task PrefetchAsync(RunningServer server)
+    {
+        var clicks = new List<double>();
+        var warm = new List<double>();
+        var prefetchTimes = new List<double>();
+        for (var variant = 1; variant <= 2; variant++)
+        {
+            var image = BenchImages.Create(1024, 1024, variant);
+            var uri = AddImage(image, $"prefetch-{variant}.jpg");
+            var taskId = Interlocked.Increment(ref _taskIds);
+            var start = Stopwatch.StartNew();
+            using (var content = new StringContent(LabelStudioBodies.TasksCreated(uri, taskId), Encoding.UTF8, "application/json"))
+            using (var response = await _http.PostAsync(server.Url + "/webhook", content))
+            {
+                if (response.StatusCode != HttpStatusCode.OK) throw new InvalidOperationException($"webhook answered {(int)response.StatusCode}");
+            }
+            while (!server.Segmentation.IsCached(uri))
+            {
+                if (start.Elapsed > TimeSpan.FromMinutes(3)) throw new TimeoutException("prefetch did not complete in 3 minutes");
+                await Task.Delay(10);
+            }
+            prefetchTimes.Add(start.Elapsed.TotalMilliseconds);
+            // The webhook fires when tasks are created, long before an annotator opens one: do not click within the same
+            // millisecond the encoder finishes, while its session threads still spin.
+            await Task.Delay(1000);
+            var body = LabelStudioBodies.Click(uri, taskId, 1024, 1024, image.Click.X, image.Click.Y);
+            clicks.Add(await ClickAsync(server.Url, body));
+            for (var i = 0; i < 4; i++) warm.Add(await ClickAsync(server.Url, body));
+        }
+        var ratio = Stats.Median(clicks) / Stats.Median(warm);
+        _rows.Add(new Row("first click after webhook prefetch ÷ warm click, 1024×1024", Ms(clicks), Ms(warm), Ratio(ratio), "≤ 1.2", ratio <= 1.2));
+        _rows.Add(new Row("  (webhook → embedding held)", Ms(prefetchTimes), "", "", "", null));
+    }
+
+    /// <summary>1, 4 and 16 annotators, each clicking its own cached 1024×1024 image back to back (no think time).</summary>
+    private async Task AnnotatorsAsync(RunningServer server)
+    {
+        const int Images = 16;
+        var bodies = new string[Images];
+        for (var i = 0; i < Images; i++)
+        {
+            var image = BenchImages.Create(1024, 1024, 100 + i);
+            var uri = AddImage(image, $"annotator-{i}.jpg");
+            bodies[i] = LabelStudioBodies.Click(uri, Interlocked.Increment(ref _taskIds), 1024, 1024, image.Click.X, image.Click.Y);
+            await ClickAsync(server.Url, bodies[i]); // encode and cache
+        }
+
+        foreach (var (annotators, clicksEach) in new[] { (1, 24), (4, 10), (16, 5) })
+        {
+            var latencies = new List<double>();
+            var errors = 0;
+            var wall = Stopwatch.StartNew();
+            await Task.WhenAll(Enumerable.Range(0, annotators).Select(async a =>
+            {
+                for (var k = 0; k < clicksEach; k++)
+                {
+                    try
+                    {
+                        var t = await ClickAsync(server.Url, bodies[a]);
+                        lock (latencies) latencies.Add(t);
+                    }
+                    catch (Exception e) when (e is InvalidOperationException or HttpRequestException or TaskCanceledException)
+                    {
+                        Interlocked.Increment(ref errors);
+                    }
+                }
+            }));
+            var seconds = wall.Elapsed.TotalSeconds;
+            var p50 = Stats.Percentile(latencies, 50);
+            var p99 = Stats.Percentile(latencies, 99);
+            var target = annotators == 16 ? "p99 ≤ 4×p50, 0 errors" : "";
+            bool? met = annotators == 16 ? p99 <= 4 * p50 && errors == 0 : null;
+            _rows.Add(new Row($"{annotators} annotator(s): {latencies.Count / seconds:F1} clicks/s, {errors} errors",
+                $"p50 {p50:F0} ms", $"p99 {p99:F0} ms", $"p99/p50 {p99 / p50:F2}", target, met));
+        }
+    }
+
+    /// <summary>Kernels timed in process (BenchmarkDotNet has the careful numbers): 4000×3000 JPEG preprocessing and the RLE of
+    /// a 4000×3000 mask into a reused buffer, with the bytes each call allocates on this thread.</summary>
+    private void Kernels()
+    {
+        var image = BenchImages.Create(4000, 3000);
+        var tensor = new float[Sam2Preprocessor.TensorLength];
+        var (pre, preBytes) = Time(8, () =>
+        {
+            using var decoded = ImageDecoder.Decode(image.Encoded);
+            Sam2Preprocessor.ToInputTensor(decoded, tensor);
+        });
+        _rows.Add(new Row("kernel: decode + resize + normalise, 4000×3000 JPEG", $"{pre:F1} ms", $"{preBytes:N0} B/call", "", "≤ 150 ms", pre <= 150));
+
+        var mask = new byte[4000 * 3000];
+        MaskPostprocessor.UpsampleAndThreshold(UpsampleBenchmarks.DiscLogits(), 4000, 3000, mask);
+        var buffer = new byte[BrushRle.GetMaxEncodedLength(mask.Length)];
+        var (rle, rleBytes) = Time(30, () => BrushRle.Encode(mask, buffer));
+        _rows.Add(new Row("kernel: brush RLE of a 4000×3000 mask (reused buffer)", $"{rle:F2} ms", $"{rleBytes:N0} B/call", "", "≤ 5 ms, 0 B", rle <= 5 && rleBytes == 0));
+
+        var logits = UpsampleBenchmarks.DiscLogits();
+        var (up, upBytes) = Time(15, () => MaskPostprocessor.UpsampleAndThreshold(logits, 4000, 3000, mask));
+        _rows.Add(new Row("kernel: upsample + threshold to 4000×3000", $"{up:F1} ms", $"{upBytes:N0} B/call", "", "", null));
+    }
+
+    /// <summary>Median ms over <paramref name="runs"/> calls after two warm-ups, and the median bytes allocated per call.</summary>
+    private static (double Ms, long Bytes) Time(int runs, Action action)
+    {
+        action();
+        action();
+        var times = new List<double>();
+        var bytes = new List<double>();
+        for (var i = 0; i < runs; i++)
+        {
+            var allocated = GC.GetAllocatedBytesForCurrentThread();
+            var start = Stopwatch.GetTimestamp();
+            action();
+            times.Add(Stopwatch.GetElapsedTime(start).TotalMilliseconds);
+            bytes.Add(GC.GetAllocatedBytesForCurrentThread() - allocated);
+        }
+        return (Stats.Median(times), (long)Stats.Median(bytes));
+    }
+
+    /// <summary>
+    /// Tier 2: a local redis-server, and one server per CACHE_DTYPE with CACHE_MEMORY_MB=0 (tier 1 keeps only the newest
+    /// embedding). Clicking A, A, B, B, … makes every first click on an image a Redis hit and every second one a tier-1 hit, on
+    /// the same server, interleaved. Encoded by the small stand-in encoder like the concurrency scenario (Redis hits never run
+    /// the encoder; the run counter proves it).
+    /// </summary>
+    private async Task RedisScenariosAsync(string encoderPath, string decoderPath)
+    {
+        await using var redis = await RedisServer.TryStartAsync(_args.RedisServer);
+        if (redis is null)
+        {
+            _rows.Add(new Row("Redis-hit click ÷ tier-1 click (float16)", "n/a: no redis-server (apt-get install redis-server)", "", "", "≤ 1.5", null));
+            return;
+        }
+
+        var images = new[] { BenchImages.Create(1024, 1024, 200), BenchImages.Create(1024, 1024, 201) };
+        var masks = new Dictionary<string, byte[]>();
+        var bytesPerImage = new Dictionary<string, long>();
+        foreach (var dtype in new[] { "float16", "float32" })
+        {
+            var prefix = $"bench-{dtype}:";
+            await using var server = await StartServerAsync(encoderPath, decoderPath, "redis-" + dtype, new Dictionary<string, string?>
+            {
+                ["REDIS_URL"] = redis.Url,
+                ["CACHE_DTYPE"] = dtype,
+                ["CACHE_PREFIX"] = prefix,
+                ["CACHE_MEMORY_MB"] = "0",
+            });
+            var bodies = images.Select((image, i) => LabelStudioBodies.Click(AddImage(image, $"redis-{i}.jpg"), 900 + i, 1024, 1024, image.Click.X, image.Click.Y)).ToArray();
+            foreach (var body in bodies) await ClickAsync(server.Url, body); // encode, write to Redis
+            await Task.Delay(500); // the Redis write completes after the response
+            var embeddings = redis.ValueLengths(prefix + "*").Where(l => l > 1 << 20).ToList();
+            if (embeddings.Count == 0)
+            {
+                _rows.Add(new Row($"Redis-hit click ÷ tier-1 click ({dtype})", "n/a: the server wrote no embedding to Redis (tier not wired in AddCache on this build)", "", "", dtype == "float16" ? "≤ 1.5" : "", null));
+                continue;
+            }
+            bytesPerImage[dtype] = (long)embeddings.Average();
+
+            var runsBefore = server.Encoder.Runs;
+            var redisHits = new List<double>();
+            var tier1Hits = new List<double>();
+            for (var i = 0; i < 8; i++)
+            {
+                foreach (var (body, k) in bodies.Select((b, k) => (b, k)))
+                {
+                    var (hit, response) = await ClickWithBodyAsync(server.Url, body);
+                    redisHits.Add(hit);
+                    if (k == 0) masks[dtype] = MaskOf(response, 1024, 1024);
+                    tier1Hits.Add(await ClickAsync(server.Url, body));
+                }
+            }
+            var reencoded = server.Encoder.Runs - runsBefore;
+            var ratio = Stats.Median(redisHits) / Stats.Median(tier1Hits);
+            var note = reencoded == 0 ? "" : $" ({reencoded} encoder runs: NOT all Redis hits)";
+            _rows.Add(new Row($"Redis-hit click ÷ tier-1 click ({dtype}){note}", Ms(redisHits), Ms(tier1Hits), Ratio(ratio),
+                dtype == "float16" ? "≤ 1.5" : "", dtype == "float16" ? ratio <= 1.5 && reencoded == 0 : null));
+        }
+
+        if (bytesPerImage.Count == 2 && masks.Count == 2)
+        {
+            var iou = IoU(masks["float16"], masks["float32"]);
+            _rows.Add(new Row("float16 vs float32 cache: bytes per image, mask IoU", $"{bytesPerImage["float16"]:N0} B",
+                $"{bytesPerImage["float32"]:N0} B", $"IoU {iou:F4}", "", null));
+        }
+    }
+
+    private async Task<(double Ms, byte[] Body)> ClickWithBodyAsync(string url, string body)
+    {
+        var start = Stopwatch.GetTimestamp();
+        using var content = new StringContent(body, Encoding.UTF8, "application/json");
+        using var response = await _http.PostAsync(url + "/predict", content);
+        var bytes = await response.Content.ReadAsByteArrayAsync();
+        var elapsed = Stopwatch.GetElapsedTime(start).TotalMilliseconds;
+        if (response.StatusCode != HttpStatusCode.OK) throw new InvalidOperationException($"click failed: {(int)response.StatusCode}");
+        return (elapsed, bytes);
+    }
+
+    /// <summary>The first region's brush RLE decoded to its alpha channel (0/255), width·height bytes.</summary>
+    private static byte[] MaskOf(byte[] response, int width, int height)
+    {
+        using var json = System.Text.Json.JsonDocument.Parse(response);
+        var rle = json.RootElement.GetProperty("results")[0].GetProperty("result")[0].GetProperty("value").GetProperty("rle")
+            .EnumerateArray().Select(e => (byte)e.GetInt32()).ToArray();
+        var rgba = BrushRle.Decode(rle);
+        var alpha = new byte[width * height];
+        for (var i = 0; i < alpha.Length; i++) alpha[i] = rgba[4 * i + 3];
+        return alpha;
+    }
+
+    private static double IoU(byte[] a, byte[] b)
+    {
+        long both = 0, either = 0;
+        for (var i = 0; i < a.Length; i++)
+        {
+            var x = a[i] != 0;
+            var y = b[i] != 0;
+            if (x && y) both++;
+            if (x || y) either++;
+        }
+        return either == 0 ? 1 : (double)both / either;
+    }
+
+    // ------------------------------------------------------------------------------------------------ output
+
+    private void Print(TimeSpan elapsed)
+    {
+        string[] header = ["scenario", "measured (median)", "baseline (median)", "ratio", "target", "met"];
+        var cells = _rows.Select(r => new[] { r.Scenario, r.Measured, r.Baseline, r.Ratio, r.Target, r.Met switch { true => "yes", false => "NO", null => "" } }).ToList();
+        var widths = header.Select((h, i) => Math.Max(h.Length, cells.Max(c => c[i].Length))).ToArray();
+        string Line(string[] c) => "| " + string.Join(" | ", c.Select((s, i) => s.PadRight(widths[i]))) + " |";
+        Console.WriteLine();
+        Console.WriteLine(Line(header));
+        Console.WriteLine("|" + string.Join("|", widths.Select(w => new string('-', w + 2))) + "|");
+        foreach (var c in cells) Console.WriteLine(Line(c));
+        Console.WriteLine();
+        Console.WriteLine($"quick suite: {elapsed.TotalSeconds:F0} s; load average {StandInCost.LoadAverage()} at end");
+    }
+
+    private static string Ms(IReadOnlyCollection<double> values) => $"{Stats.Median(values):F1} ms (n={values.Count})";
+
+    private static string Ratio(double ratio) => ratio.ToString("F2", System.Globalization.CultureInfo.InvariantCulture);
+
+    private static string CpuModel()
+    {
+        try
+        {
+            var line = File.ReadLines("/proc/cpuinfo").FirstOrDefault(l => l.StartsWith("model name", StringComparison.Ordinal));
+            return line is null ? "unknown CPU" : line[(line.IndexOf(':') + 1)..].Trim();
+        }
+        catch (IOException)
+        {
+            return "unknown CPU";
+        }
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        _http.Dispose();
+        if (_images is not null) await _images.DisposeAsync();
+    }
+}
