@@ -9,7 +9,7 @@ namespace Sam2Interactive.Tests.Cache;
 
 /// <summary>Tier 1 and in-process single-flight, with the real stand-in encoder doing the encoding.</summary>
 [TestFixture]
-public sealed class EmbeddingStoreTests
+public sealed class EmbeddingStoreTests : EmbeddingLeakCheck
 {
     private Sam2Encoder _encoder = null!;
     private readonly ConcurrentDictionary<string, byte[]> _images = new();
