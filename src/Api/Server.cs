@@ -24,7 +24,18 @@ internal static class Server
             await Console.Error.WriteLineAsync("sam2i: invalid configuration: " + e.Message);
             return 2;
         }
-        await app.RunAsync();
+        // Taken now: RunAsync disposes the service provider, and app.Lifetime resolves from it.
+        var stopping = app.Lifetime.ApplicationStopping;
+        try
+        {
+            await app.RunAsync();
+        }
+        catch (OperationCanceledException) when (stopping.IsCancellationRequested)
+        {
+            // The host was told to stop while still starting: ModelWarmup found a missing or corrupt model file (it has
+            // logged the message naming the file and set the exit code), or SIGTERM came early. Host.StartAsync then
+            // throws; exit with the code instead of an unhandled-exception trace.
+        }
         return Environment.ExitCode;
     }
 

@@ -28,6 +28,7 @@ internal sealed class EmbeddingStore : IDisposable
     private readonly TimeSpan _lockWait;
     private readonly Lazy<IDistributedEmbeddingTier> _tier2;
     private readonly Sam2Metrics _metrics;
+    private bool _disposed;
 
     public EmbeddingStore(CacheOptions options, Sam2Metrics metrics, Lazy<IDistributedEmbeddingTier> tier2)
     {
@@ -74,6 +75,7 @@ internal sealed class EmbeddingStore : IDisposable
     {
         while (true)
         {
+            ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed), this);
             if (_hashByUri.TryGetValue(uri, out var known) && TryGet(known, out var hit))
             {
                 _metrics.Lookup("memory", hit: true);
@@ -85,6 +87,26 @@ internal sealed class EmbeddingStore : IDisposable
                 .Task.WaitAsync(cancellationToken).ConfigureAwait(false);
             if (TryGet(hash, out var fresh)) return fresh;
             // Evicted between insertion and our lookup (tiny capacity, heavy load): go round again.
+        }
+    }
+
+    /// <summary>
+    /// Completes when no shared fetch or encode is running, including runs whose callers all gave up (a prefetch worker
+    /// stopped by shutdown): such a run still holds the cluster encode lock and will insert an embedding. The host awaits
+    /// this on shutdown, before the encoder, the Redis tier and this store are disposed. Runs started meanwhile are
+    /// awaited too; their failures are their callers' to report.
+    /// </summary>
+    public async Task WhenIdleAsync(CancellationToken cancellationToken)
+    {
+        while (true)
+        {
+            var running = _resolving.Values.Select(f => (Task)f.Task).Concat(_encoding.Values.Select(f => (Task)f.Task)).ToArray();
+            if (running.Length == 0) return;
+            await Task.WhenAll(running)
+                .ContinueWith(static _ => { }, CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default)
+                .WaitAsync(cancellationToken).ConfigureAwait(false);
+            // Map entries leave in a continuation of their own; yield so a finished run is not seen again at once.
+            await Task.Yield();
         }
     }
 
@@ -216,13 +238,14 @@ internal sealed class EmbeddingStore : IDisposable
         return false;
     }
 
-    /// <summary>Takes ownership of the creator's reference; evicts least-recently-used entries beyond the byte cap.</summary>
+    /// <summary>Takes ownership of the creator's reference; evicts least-recently-used entries beyond the byte cap. After
+    /// <see cref="Dispose"/> (a run that outlived the shutdown timeout) the embedding is released at once.</summary>
     private void Insert(string hash, ImageEmbedding embedding)
     {
         List<ImageEmbedding>? evicted = null;
         lock (_gate)
         {
-            if (_byHash.ContainsKey(hash))
+            if (_disposed || _byHash.ContainsKey(hash))
             {
                 (evicted ??= []).Add(embedding);
             }
@@ -253,6 +276,7 @@ internal sealed class EmbeddingStore : IDisposable
     {
         lock (_gate)
         {
+            _disposed = true;
             foreach (var (_, e) in _lru) e.Dispose();
             _lru.Clear();
             _byHash.Clear();

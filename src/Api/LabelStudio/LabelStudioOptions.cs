@@ -29,7 +29,7 @@ internal sealed class LabelStudioOptions
     /// <summary>IMAGE_URL_ALLOWLIST: hosts, origins and address ranges fetched even when private or not Label Studio.</summary>
     public ImageUrlAllowlist Allowlist { get; init; } = ImageUrlAllowlist.Empty;
 
-    /// <summary>Budget for one image fetch including retries, redirects and the token refresh.</summary>
+    /// <summary>FETCH_TIMEOUT (seconds): budget for one image fetch including retries, redirects and the token refresh.</summary>
     public TimeSpan FetchTimeout { get; init; } = TimeSpan.FromSeconds(30);
 
     /// <summary>Retries after the first attempt for connect errors, 5xx, 408 and 429.</summary>
@@ -73,6 +73,15 @@ internal sealed class LabelStudioOptions
             _ => throw new InvalidOperationException($"IMAGE_URL_POLICY must be 'any' or 'label-studio-only' (got '{policyText}')."),
         };
 
+        var fetchTimeout = TimeSpan.FromSeconds(30);
+        var timeoutText = configuration["FETCH_TIMEOUT"];
+        if (!string.IsNullOrWhiteSpace(timeoutText))
+        {
+            if (!double.TryParse(timeoutText, NumberStyles.AllowDecimalPoint, CultureInfo.InvariantCulture, out var seconds) || seconds < 0.1 || seconds > 3600)
+                throw new InvalidOperationException($"FETCH_TIMEOUT must be seconds from 0.1 to 3600 (got '{timeoutText}').");
+            fetchTimeout = TimeSpan.FromSeconds(seconds);
+        }
+
         ImageUrlAllowlist allowlist;
         try
         {
@@ -91,6 +100,7 @@ internal sealed class LabelStudioOptions
             ApiKey = First(configuration, "LABEL_STUDIO_API_KEY", "LABEL_STUDIO_ACCESS_TOKEN").Value,
             LocalFilesDocumentRoot = string.IsNullOrWhiteSpace(root) ? null : root,
             MaxImageBytes = maxBytes,
+            FetchTimeout = fetchTimeout,
         };
     }
 

@@ -88,6 +88,19 @@ internal sealed partial class PrefetchQueue : BackgroundService
         }
     }
 
+    /// <summary>
+    /// Stops the worker, then waits (within the host's SHUTDOWN_TIMEOUT) until no encode is running. The worker's current
+    /// image keeps encoding in a shared run after the worker stops waiting for it; that run holds the cluster encode lock
+    /// and must release it before the encoder and the Redis tier are disposed, or other replicas wait out LOCK_TTL.
+    /// Kestrel stops before this service (the web host service is registered last, so it stops first), so clicks have
+    /// drained and start no new runs.
+    /// </summary>
+    public override async Task StopAsync(CancellationToken cancellationToken)
+    {
+        await base.StopAsync(cancellationToken).ConfigureAwait(false);
+        await _segmentation.WhenIdleAsync(cancellationToken).ConfigureAwait(false);
+    }
+
     [LoggerMessage(1101, LogLevel.Warning, "Prefetch of task {TaskId} failed: {Reason}")]
     private static partial void LogPrefetchFailed(ILogger logger, long? taskId, string reason);
 }

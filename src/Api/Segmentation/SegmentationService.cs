@@ -41,6 +41,9 @@ internal sealed class SegmentationService(EmbeddingStore store, ImageFetcher fet
             priority,
             cancellationToken);
 
+    /// <summary>Completes when no fetch or encode is running any more (see <see cref="EmbeddingStore.WhenIdleAsync"/>).</summary>
+    public Task WhenIdleAsync(CancellationToken cancellationToken) => store.WhenIdleAsync(cancellationToken);
+
     /// <summary>Whether the task image's embedding is already held (prefetch skips it before any download).</summary>
     public bool IsCached(string imageUri) => store.Contains(fetcher.GetIdentity(imageUri));
 

@@ -58,6 +58,20 @@ public sealed class BadInputTests
         _ls.Files["/data/upload/2/gray.png"] = Scenes.Create(W, H, grayscale: true).Encoded;
         _ls.Files["/data/upload/2/tiff.tif"] = [0x49, 0x49, 0x2A, 0x00, 0x08, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00];
         _ls.Files["/data/upload/2/bmp.bmp"] = Bmp(W, H);
+        _ls.Files["/data/upload/2/anim.gif"] = TestImages.TwoFrameGif();
+        _ls.Files["/data/upload/2/deep.png"] = Png16(W, H);
+    }
+
+    // A 16-bit-per-channel RGBA PNG (IHDR bit depth 16).
+    private static byte[] Png16(int w, int h)
+    {
+        var samples = new ushort[w * h * 4];
+        for (var i = 0; i < w * h; i++)
+        {
+            for (var c = 0; c < 3; c++) samples[i * 4 + c] = (ushort)((i * 37 + c * 9000) % 65536);
+            samples[i * 4 + 3] = ushort.MaxValue;
+        }
+        return TestImages.EncodeRaw(samples, new SKImageInfo(w, h, SKColorType.Rgba16161616, SKAlphaType.Unpremul), SKEncodedImageFormat.Png);
     }
 
     // A 24-bit BMP of a grey image (Skia decodes BMP but does not encode it).
@@ -159,6 +173,8 @@ public sealed class BadInputTests
         yield return C("WebP", "/data/upload/2/scene.webp");
         yield return C("Grayscale", "/data/upload/2/gray.png");
         yield return C("Bmp", "/data/upload/2/bmp.bmp");
+        yield return C("AnimatedGif", "/data/upload/2/anim.gif");
+        yield return C("Png16Bit", "/data/upload/2/deep.png");
         yield return C("LocalFileInsideRoot", "/data/local-files/?d=dataset/ok.png");
         yield return C("UnknownLabelMapsToFirstBrushLabel", Img, PredictBodies.KeyPoint(100, 100, true, W, H, "no-such-label"));
         yield return C("IsPositiveAsString", Img, Point(extra: ",\"is_positive\":\"true\""));

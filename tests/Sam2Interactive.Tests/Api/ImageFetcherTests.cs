@@ -756,6 +756,8 @@ public sealed class ImageFetcherTests
     [TestCase("LABEL_STUDIO_URL", "ftp://ls", "LABEL_STUDIO_URL must be an absolute http:// or https:// URL")]
     [TestCase("LOCAL_FILES_DOCUMENT_ROOT", "/no/such/dir/sam2i", "LOCAL_FILES_DOCUMENT_ROOT must be an existing directory")]
     [TestCase("MAX_IMAGE_BYTES", "64MB", "MAX_IMAGE_BYTES must be a whole number")]
+    [TestCase("FETCH_TIMEOUT", "30s", "FETCH_TIMEOUT must be seconds from 0.1 to 3600")]
+    [TestCase("FETCH_TIMEOUT", "0", "FETCH_TIMEOUT must be seconds from 0.1 to 3600")]
     [TestCase("IMAGE_URL_POLICY", "strict", "IMAGE_URL_POLICY must be 'any' or 'label-studio-only' (got 'strict')")]
     [TestCase("IMAGE_URL_ALLOWLIST", "10.0.0.0/33", "IMAGE_URL_ALLOWLIST entry '10.0.0.0/33' is not a valid address range")]
     [TestCase("IMAGE_URL_ALLOWLIST", "minio, 10.0.0.1/8", "IMAGE_URL_ALLOWLIST entry '10.0.0.1/8' is not a valid address range")]

@@ -10,7 +10,7 @@ namespace Sam2Interactive.Tests.Api;
 /// <summary>
 /// A real Label Studio stand-in on loopback Kestrel: media under /data/upload and /data/local-files (404 without
 /// credentials, 401 for a wrong token, as LS does), /tasks/{id}/presign/ answering 303 to a second host ("storage"),
-/// /api/token/refresh/ issuing short-lived access JWTs, status/slow/flaky/loop endpoints, and /redirect?to=&lt;url&gt;
+/// /api/token/refresh/ issuing short-lived access JWTs, status/slow/flaky/reset/loop endpoints, and /redirect?to=&lt;url&gt;
 /// (302 to any URL) on both hosts. Records every Authorization
 /// header per host.
 /// </summary>
@@ -22,6 +22,7 @@ internal sealed class LabelStudioStandIn : IAsyncDisposable
     private readonly WebApplication _storage;
     private int _refreshes;
     private int _flakyCalls;
+    private int _resets;
 
     private LabelStudioStandIn(WebApplication ls, WebApplication storage)
     {
@@ -54,6 +55,9 @@ internal sealed class LabelStudioStandIn : IAsyncDisposable
     public int Refreshes => Volatile.Read(ref _refreshes);
 
     public int FlakyCalls => Volatile.Read(ref _flakyCalls);
+
+    /// <summary>Requests to /reset/... whose connection was aborted.</summary>
+    public int Resets => Volatile.Read(ref _resets);
 
     /// <summary>Lifetime of access tokens the refresh endpoint issues.</summary>
     public TimeSpan AccessLifetime { get; set; } = TimeSpan.FromMinutes(5);
@@ -123,6 +127,13 @@ internal sealed class LabelStudioStandIn : IAsyncDisposable
         {
             await Task.Delay(TimeSpan.FromSeconds(20), ct);
             return Results.Bytes([1, 2, 3]);
+        });
+        ls.MapGet("/reset/{**path}", (HttpContext ctx) =>
+        {
+            // The peer resets the connection mid-request (proxy restart, crash): no status line ever arrives.
+            Interlocked.Increment(ref self!._resets);
+            ctx.Abort();
+            return Results.Empty;
         });
         ls.MapGet("/flaky", () =>
             Interlocked.Increment(ref self!._flakyCalls) <= self.FlakyFailures ? Results.StatusCode(503) : Results.Bytes([7, 7, 7]));

@@ -9,7 +9,7 @@ namespace Sam2Interactive.Tests.Cache;
 
 /// <summary>Tier 1 and in-process single-flight, with the real stand-in encoder doing the encoding.</summary>
 [TestFixture]
-public sealed class EmbeddingStoreTests
+public sealed class EmbeddingStoreTests : EmbeddingLeakCheck
 {
     private Sam2Encoder _encoder = null!;
     private readonly ConcurrentDictionary<string, byte[]> _images = new();
@@ -103,6 +103,40 @@ public sealed class EmbeddingStoreTests
         // The failure is not remembered: the next click tries again and succeeds once storage is back.
         using var ok = await store.GetOrCreateAsync("broken", _ => Task.FromResult(_images["img3"]), Encode, EncodePriority.Click, CancellationToken.None);
         Assert.That(ok.OriginalWidth, Is.EqualTo(67));
+    }
+
+    [Test]
+    public async Task WhenIdleAsync_CallerGaveUpWhileEncoding_WaitsForTheRunToInsert()
+    {
+        using var store = NewStore();
+        var gate = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        ImageEmbedding Gated(byte[] bytes)
+        {
+            gate.Task.Wait();
+            return Encode(bytes);
+        }
+        using var cts = new CancellationTokenSource();
+        var abandoned = store.GetOrCreateAsync("img2", _ => Fetch("img2"), Gated, EncodePriority.Prefetch, cts.Token);
+        await cts.CancelAsync();
+        Assert.That(async () => await abandoned, Throws.InstanceOf<OperationCanceledException>());
+
+        var idle = store.WhenIdleAsync(CancellationToken.None);
+        await Task.Delay(50);
+        Assert.That(idle.IsCompleted, Is.False, "the shared run is still encoding");
+        gate.SetResult();
+        await idle.WaitAsync(TimeSpan.FromSeconds(10));
+
+        Assert.That(store.Contains("img2"), Is.True, "the run finished and inserted its embedding");
+    }
+
+    [Test]
+    public async Task GetOrCreateAsync_AfterDispose_ThrowsObjectDisposed()
+    {
+        var store = NewStore();
+        (await Get(store, "img3")).Dispose();
+        store.Dispose();
+
+        Assert.That(() => Get(store, "img3"), Throws.InstanceOf<ObjectDisposedException>());
     }
 
     [Test]

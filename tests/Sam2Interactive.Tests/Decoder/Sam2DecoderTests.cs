@@ -12,7 +12,7 @@ namespace Sam2Interactive.Tests.Decoder;
 /// argmax-IoU mask → upsample, compared with the drawn shapes.
 /// </summary>
 [TestFixture]
-public sealed class Sam2DecoderTests
+public sealed class Sam2DecoderTests : EmbeddingLeakCheck
 {
     private const double MinIoU = 0.9;
     private readonly Dictionary<StandInFormat, (Sam2Encoder Encoder, Sam2Decoder Decoder)> _models = [];

@@ -7,7 +7,7 @@ using Sam2Interactive.Tests.Support;
 namespace Sam2Interactive.Tests.Encoder;
 
 [TestFixture]
-public sealed class Sam2EncoderTests
+public sealed class Sam2EncoderTests : EmbeddingLeakCheck
 {
     [TestCase(StandInFormat.SamExporter, "samexporter")]
     [TestCase(StandInFormat.OnnxCommunity, "onnx-community")]
