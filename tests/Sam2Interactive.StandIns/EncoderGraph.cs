@@ -14,7 +14,7 @@ internal static class EncoderGraph
 
     /// <summary>Realistic size: 3×3 convs over the 256-channel 64×64 level (see <see cref="CostChain"/>); tuned so a run takes
     /// ≈ 7 s on a 2-core AMD EPYC with ONNX Runtime 1.31 CPU (docs/benchmarks.md).</summary>
-    internal const int RealisticLayers = 270;
+    internal const int RealisticLayers = 330;
 
     public static ModelProto Build(StandInFormat format, StandInSize size = StandInSize.Small)
     {
