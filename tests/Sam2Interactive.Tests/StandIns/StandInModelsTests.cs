@@ -128,8 +128,8 @@ public sealed class StandInModelsTests
             Assert.That(Signature(encoder.OutputNames, encoder.OutputMetadata), Is.EqualTo(Signature(smallEncoder.OutputNames, smallEncoder.OutputMetadata)));
             Assert.That(Signature(decoder.InputNames, decoder.InputMetadata), Is.EqualTo(Signature(smallDecoder.InputNames, smallDecoder.InputMetadata)));
             Assert.That(Signature(decoder.OutputNames, decoder.OutputMetadata), Is.EqualTo(Signature(smallDecoder.OutputNames, smallDecoder.OutputMetadata)));
-            Assert.That(ConvCount(encoderPath), Is.EqualTo(ConvCount(smallEncoderPath) + 270));
-            Assert.That(ConvCount(decoderPath), Is.EqualTo(17));
+            Assert.That(ConvCount(encoderPath), Is.EqualTo(ConvCount(smallEncoderPath) + 330));
+            Assert.That(ConvCount(decoderPath), Is.EqualTo(31));
         }
     }
 
