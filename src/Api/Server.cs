@@ -64,7 +64,7 @@ internal static class Server
             builder.WebHost.UseUrls($"http://0.0.0.0:{port}");
         }
         // SIGTERM: stop accepting, let in-flight clicks finish (and release their encode locks) within SHUTDOWN_TIMEOUT.
-        var shutdown = Decoder.DecoderOptions.ReadInt(builder.Configuration, "SHUTDOWN_TIMEOUT", 30, 1, 3600);
+        var shutdown = Settings.ReadInt(builder.Configuration, "SHUTDOWN_TIMEOUT", 30, 1, 3600);
         builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = TimeSpan.FromSeconds(shutdown));
         builder.Services
             .AddEncoder(builder.Configuration)

@@ -1,4 +1,5 @@
 using Microsoft.Extensions.Configuration;
+using Sam2Interactive.Encoder;
 
 namespace Sam2Interactive.Cache;
 
@@ -18,25 +19,12 @@ public sealed class CacheOptions
     /// <exception cref="ArgumentException">A setting is invalid; the message names it.</exception>
     public static CacheOptions FromConfiguration(IConfiguration configuration)
     {
-        var options = new CacheOptions();
-        if (configuration["CACHE_MEMORY_MB"] is { Length: > 0 } mb)
+        var defaults = new CacheOptions();
+        return new CacheOptions
         {
-            if (!long.TryParse(mb, out var value) || value < 0 || value > 1L << 30)
-                throw new ArgumentException($"CACHE_MEMORY_MB must be a whole number of megabytes (0 or more), not '{mb}'.");
-            options.MemoryBytes = value << 20;
-        }
-        if (configuration["ENCODER_CONCURRENCY"] is { Length: > 0 } c)
-        {
-            if (!int.TryParse(c, out var value) || value < 1 || value > 64)
-                throw new ArgumentException($"ENCODER_CONCURRENCY must be a whole number from 1 to 64, not '{c}'.");
-            options.EncoderConcurrency = value;
-        }
-        if (configuration["LOCK_WAIT"] is { Length: > 0 } wait)
-        {
-            if (!double.TryParse(wait, System.Globalization.CultureInfo.InvariantCulture, out var seconds) || seconds < 0 || seconds > 3600)
-                throw new ArgumentException($"LOCK_WAIT must be seconds from 0 to 3600, not '{wait}'.");
-            options.LockWait = TimeSpan.FromSeconds(seconds);
-        }
-        return options;
+            MemoryBytes = Settings.ReadInt64(configuration, "CACHE_MEMORY_MB", defaults.MemoryBytes >> 20, 0, 1L << 30) << 20,
+            EncoderConcurrency = Settings.ReadInt(configuration, "ENCODER_CONCURRENCY", defaults.EncoderConcurrency, 1, 64),
+            LockWait = Settings.ReadSeconds(configuration, "LOCK_WAIT", defaults.LockWait, 0, 3600),
+        };
     }
 }

@@ -1,4 +1,5 @@
 using Microsoft.Extensions.Configuration;
+using Sam2Interactive.Encoder;
 
 namespace Sam2Interactive.Decoder;
 
@@ -17,17 +18,8 @@ public sealed class DecoderOptions
     /// <exception cref="ArgumentException">A setting is invalid; the message names it.</exception>
     public static DecoderOptions FromConfiguration(IConfiguration configuration) => new()
     {
-        MaxHoleArea = ReadInt(configuration, "MAX_HOLE_AREA", 0, 0, 65536),
-        MaxSprinkleArea = ReadInt(configuration, "MAX_SPRINKLE_AREA", 0, 0, 65536),
-        Workers = ReadInt(configuration, "WORKERS", 2, 1, 256),
+        MaxHoleArea = Settings.ReadInt(configuration, "MAX_HOLE_AREA", 0, 0, 65536),
+        MaxSprinkleArea = Settings.ReadInt(configuration, "MAX_SPRINKLE_AREA", 0, 0, 65536),
+        Workers = Settings.ReadInt(configuration, "WORKERS", 2, 1, 256),
     };
-
-    internal static int ReadInt(IConfiguration configuration, string key, int fallback, int min, int max)
-    {
-        var raw = configuration[key];
-        if (string.IsNullOrWhiteSpace(raw)) return fallback;
-        if (!int.TryParse(raw, out var value) || value < min || value > max)
-            throw new ArgumentException($"{key} must be a whole number from {min} to {max}, not '{raw}'.");
-        return value;
-    }
 }

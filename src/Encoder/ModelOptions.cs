@@ -60,18 +60,8 @@ public sealed partial class ModelOptions
                 throw new ArgumentException($"DEVICE must be 'cpu' or 'cuda' (or 'cuda:N'), not '{device}'.");
             options.Device = device;
         }
-        if (configuration["THREADS"] is { Length: > 0 } threads)
-        {
-            if (!int.TryParse(threads, out var t) || t < 0 || t > 1024)
-                throw new ArgumentException($"THREADS must be a whole number from 0 to 1024, not '{threads}'.");
-            options.Threads = t;
-        }
-        if (configuration["MAX_IMAGE_PIXELS"] is { Length: > 0 } maxPixels)
-        {
-            if (!long.TryParse(maxPixels, out var m) || m < 1)
-                throw new ArgumentException($"MAX_IMAGE_PIXELS must be a positive whole number, not '{maxPixels}'.");
-            options.MaxImagePixels = m;
-        }
+        options.Threads = Settings.ReadInt(configuration, "THREADS", options.Threads, 0, 1024);
+        options.MaxImagePixels = Settings.ReadInt64(configuration, "MAX_IMAGE_PIXELS", options.MaxImagePixels, 1, long.MaxValue);
         return options;
     }
 

@@ -21,7 +21,7 @@ internal sealed partial class PrefetchQueue : BackgroundService
 
     public PrefetchQueue(SegmentationService segmentation, Sam2Metrics metrics, IConfiguration configuration, ILogger<PrefetchQueue> logger)
     {
-        var capacity = Decoder.DecoderOptions.ReadInt(configuration, "PREFETCH_QUEUE", 1000, 1, 1_000_000);
+        var capacity = Encoder.Settings.ReadInt(configuration, "PREFETCH_QUEUE", 1000, 1, 1_000_000);
         _opened = NewChannel(capacity);
         _imports = NewChannel(capacity);
         _segmentation = segmentation;
