@@ -75,16 +75,7 @@ internal static partial class LabelStudioEndpoints
         if (context?.Result is not { Count: > 0 })
         {
             // Task opened or "Retrieve predictions": answer at once, warm the embedding for the first click.
-            if (parsed.Config is { } cfg)
-            {
-                foreach (var task in tasks)
-                {
-                    foreach (var target in cfg.Targets)
-                    {
-                        if (ImageUri(task, target) is { } uri) prefetch.Enqueue(uri, task.Id, EncodePriority.OpenedTask);
-                    }
-                }
-            }
+            EnqueueTaskImages(prefetch, tasks, parsed.Config, EncodePriority.OpenedTask);
             return Json(PredictResponse.Empty, LabelStudioJsonContext.Default.PredictResponse);
         }
         if (parsed.Config is not { } config)
@@ -145,17 +136,7 @@ internal static partial class LabelStudioEndpoints
         if (payload?.Action == "TASKS_CREATED")
         {
             var tasks = payload.Tasks ?? (payload.Task is { } t ? [t] : []);
-            var config = parser.Parse(payload.Project?.LabelConfig).Config;
-            var queued = 0;
-            foreach (var task in tasks)
-            {
-                foreach (var uri in config is null ? AnyImageUri(task) : config.Targets.Select(target => ImageUri(task, target)))
-                {
-                    if (uri is null) continue;
-                    prefetch.Enqueue(uri, task.Id, EncodePriority.Prefetch);
-                    queued++;
-                }
-            }
+            var queued = EnqueueTaskImages(prefetch, tasks, parser.Parse(payload.Project?.LabelConfig).Config, EncodePriority.Prefetch);
             LogWebhook(loggers.CreateLogger("Sam2Interactive.Api.Webhook"), payload.Action, queued);
             return Json(new WebhookResponse { Status = "ok" }, LabelStudioJsonContext.Default.WebhookResponse);
         }
@@ -179,24 +160,31 @@ internal static partial class LabelStudioEndpoints
         }
         if (body is null || (body.Tasks is not { Count: > 0 } && body.Uris is not { Count: > 0 }))
             return Error(400, "the /prefetch body must be {\"tasks\": [...]} or {\"uris\": [...]} with at least one entry");
-        var config = parser.Parse(body.LabelConfig).Config;
-        var queued = 0;
+        var queued = EnqueueTaskImages(prefetch, body.Tasks ?? [], parser.Parse(body.LabelConfig).Config, EncodePriority.Prefetch);
         foreach (var uri in body.Uris ?? [])
         {
             if (string.IsNullOrWhiteSpace(uri)) continue;
             prefetch.Enqueue(uri, null, EncodePriority.Prefetch);
             queued++;
         }
-        foreach (var task in body.Tasks ?? [])
+        return Results.Json(new PrefetchResponse { Queued = queued }, LabelStudioJsonContext.Default.PrefetchResponse, statusCode: 202);
+    }
+
+    /// <summary>Queues every image of the tasks: the Image tags' values when the config is known, else every string value
+    /// that looks like an image location. Returns how many were queued.</summary>
+    private static int EnqueueTaskImages(PrefetchQueue prefetch, IEnumerable<LabelStudioTask> tasks, LabelConfig? config, EncodePriority priority)
+    {
+        var queued = 0;
+        foreach (var task in tasks)
         {
             foreach (var uri in config is null ? AnyImageUri(task) : config.Targets.Select(target => ImageUri(task, target)))
             {
                 if (uri is null) continue;
-                prefetch.Enqueue(uri, task.Id, EncodePriority.Prefetch);
+                prefetch.Enqueue(uri, task.Id, priority);
                 queued++;
             }
         }
-        return Results.Json(new PrefetchResponse { Queued = queued }, LabelStudioJsonContext.Default.PrefetchResponse, statusCode: 202);
+        return queued;
     }
 
     private static string? ImageUri(LabelStudioTask task, BrushTarget target)

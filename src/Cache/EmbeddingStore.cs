@@ -117,9 +117,7 @@ internal sealed class EmbeddingStore : IDisposable
         byte[]? bytes = null;
         if (hash is null)
         {
-            var start = Stopwatch.GetTimestamp();
-            bytes = await fetch(CancellationToken.None).ConfigureAwait(false);
-            _metrics.Stage("fetch", start);
+            bytes = await FetchAsync(fetch).ConfigureAwait(false);
             hash = Convert.ToHexStringLower(SHA256.HashData(bytes));
             _ = tier2.SetContentHashAsync(uri, hash, CancellationToken.None);
         }
@@ -127,14 +125,14 @@ internal sealed class EmbeddingStore : IDisposable
         if (ContainsHash(hash)) return hash;
 
         // Same bytes under two URIs: the second joins the first one's run.
-        var encoding = Flight<bool>.Join(_encoding, hash, flight.Priority, f => LoadOrEncodeAsync(hash, bytes, uri, fetch, encode, f));
+        var encoding = Flight<bool>.Join(_encoding, hash, flight.Priority, f => LoadOrEncodeAsync(hash, bytes, fetch, encode, f));
         flight.Inner = encoding;
         encoding.Promote(flight.Priority);
         await encoding.Task.ConfigureAwait(false);
         return hash;
     }
 
-    private async Task<bool> LoadOrEncodeAsync(string hash, byte[]? bytes, string uri, Func<CancellationToken, Task<byte[]>> fetch,
+    private async Task<bool> LoadOrEncodeAsync(string hash, byte[]? bytes, Func<CancellationToken, Task<byte[]>> fetch,
         Func<byte[], ImageEmbedding> encode, Flight<bool> flight)
     {
         var tier2 = _tier2.Value;
@@ -156,7 +154,7 @@ internal sealed class EmbeddingStore : IDisposable
             var owned = lease;
             try
             {
-                bytes ??= await FetchAsync(uri, fetch).ConfigureAwait(false);
+                bytes ??= await FetchAsync(fetch).ConfigureAwait(false);
                 var embedding = await EncodeWithSlotAsync(bytes, encode, flight).ConfigureAwait(false);
                 embedding.TryAddReference(); // held across the shared write; tier 1 may evict meanwhile
                 try
@@ -180,7 +178,7 @@ internal sealed class EmbeddingStore : IDisposable
         }
     }
 
-    private async Task<byte[]> FetchAsync(string uri, Func<CancellationToken, Task<byte[]>> fetch)
+    private async Task<byte[]> FetchAsync(Func<CancellationToken, Task<byte[]>> fetch)
     {
         var start = Stopwatch.GetTimestamp();
         var bytes = await fetch(CancellationToken.None).ConfigureAwait(false);
