@@ -53,40 +53,9 @@ public sealed class ClusterTests
     }
 
     /// <summary>A new image (distinct bytes) in Label Studio; returns its path and scene.</summary>
-    private (string Path, Scene Scene) NewImage()
-    {
-        var n = Interlocked.Increment(ref _nextImage);
-        var scene = Scenes.Create(W + n, H);
-        var path = $"/data/upload/9/cluster-{n}.png";
-        _ls.Files[path] = scene.Encoded;
-        return (path, scene);
-    }
+    private (string Path, Scene Scene) NewImage() => Traffic.AddImage(_ls, "cluster", Interlocked.Increment(ref _nextImage), 320, 240);
 
-    private static string Click(string path, Scene scene)
-    {
-        var blue = Scenes.Centre(Scenes.BlueRect(scene.Width, scene.Height));
-        return PredictBodies.Predict(path, PredictBodies.KeyPoint(blue.X, blue.Y, true, scene.Width, scene.Height));
-    }
-
-    private static async Task<double> ClickAndCheckAsync(TestServer server, string path, Scene scene)
-    {
-        var (status, json) = await server.PostAsync("/predict", Click(path, scene));
-        Assert.That(status, Is.EqualTo(HttpStatusCode.OK), json.RootElement.ToString());
-        var region = json.RootElement.GetProperty("results")[0].GetProperty("result")[0];
-        var iou = Scenes.IoU(LabelStudioEndpointsTests.MaskOf(region, scene.Width, scene.Height), scene.Objects["blue"]);
-        Assert.That(iou, Is.GreaterThanOrEqualTo(0.9));
-        return iou;
-    }
-
-    private static async Task WaitForAsync(Func<Task<bool>> condition, string what)
-    {
-        for (var i = 0; i < 400; i++)
-        {
-            if (await condition()) return;
-            await Task.Delay(25);
-        }
-        Assert.Fail($"timed out waiting for {what}");
-    }
+    private static readonly TimeSpan Patience = TimeSpan.FromSeconds(10);
 
     private static Task<double> Encodes(TestServer s) => s.MetricAsync("sam2_encoder_runs_total");
 
@@ -102,10 +71,10 @@ public sealed class ClusterTests
 
         var (status, _) = await _a.PostAsync("/webhook", PredictBodies.Webhook((41, path)));
         Assert.That(status, Is.EqualTo(HttpStatusCode.OK));
-        await WaitForAsync(async () => await Encodes(_a) == encodesA + 1, "A's prefetch encode");
-        await WaitForAsync(() => Task.FromResult(_a.HasEmbedding(path)), "A's tier 1");
+        await Traffic.WaitForAsync(async () => await Encodes(_a) == encodesA + 1, Patience, "A's prefetch encode");
+        await Traffic.WaitForAsync(() => Task.FromResult(_a.HasEmbedding(path)), Patience, "A's tier 1");
 
-        await ClickAndCheckAsync(_b, path, scene);
+        await Traffic.ClickAndCheckAsync(_b, path, scene);
 
         Assert.That(await Encodes(_b), Is.EqualTo(encodesB), "B did not run its encoder");
         Assert.That(await RedisHits(_b), Is.EqualTo(hitsB + 1), "B's click was served from Redis");
@@ -117,14 +86,15 @@ public sealed class ClusterTests
         var (path, scene) = NewImage();
         var before = await Encodes(_a) + await Encodes(_b);
         var waitsBefore = await _a.MetricAsync("sam2_singleflight_waits_total") + await _b.MetricAsync("sam2_singleflight_waits_total");
+        var hitsBefore = await RedisHits(_a) + await RedisHits(_b);
 
-        var clicks = Enumerable.Range(0, 8).Select(i => Task.Run(() => ClickAndCheckAsync(i % 2 == 0 ? _a : _b, path, scene)));
+        var clicks = Enumerable.Range(0, 8).Select(i => Task.Run(() => Traffic.ClickAndCheckAsync(i % 2 == 0 ? _a : _b, path, scene)));
         await Task.WhenAll(clicks);
 
         Assert.That(await Encodes(_a) + await Encodes(_b) - before, Is.EqualTo(1), "exactly one encoder run in the whole cluster");
         var waits = await _a.MetricAsync("sam2_singleflight_waits_total") + await _b.MetricAsync("sam2_singleflight_waits_total") - waitsBefore;
-        var redisHits = await RedisHits(_a) + await RedisHits(_b);
-        Assert.That(waits + redisHits, Is.GreaterThanOrEqualTo(1), "the other replica waited for or read the one run");
+        var redisHits = await RedisHits(_a) + await RedisHits(_b) - hitsBefore;
+        Assert.That(waits + redisHits, Is.GreaterThanOrEqualTo(1), "the replica that did not encode waited for or read the one run");
     }
 
     [Test]
@@ -142,7 +112,7 @@ public sealed class ClusterTests
         var encodesB = await Encodes(_b);
         var waitsB = await _b.MetricAsync("sam2_singleflight_waits_total");
 
-        await ClickAndCheckAsync(_b, path, scene);
+        await Traffic.ClickAndCheckAsync(_b, path, scene);
 
         Assert.That(await _b.MetricAsync("sam2_singleflight_waits_total"), Is.GreaterThan(waitsB), "B waited for the lock first");
         Assert.That(await Encodes(_b), Is.EqualTo(encodesB + 1), "then took over when the lock expired");
@@ -156,17 +126,16 @@ public sealed class ClusterTests
         {
             if (i == 2) _redis.Kill();
             if (i == 4) _redis.Restart();
-            await ClickAndCheckAsync(i % 2 == 0 ? _a : _b, images[i].Path, images[i].Scene);
+            await Traffic.ClickAndCheckAsync(i % 2 == 0 ? _a : _b, images[i].Path, images[i].Scene);
         }
         // The breaker half-opens after its break and closes on the first success.
-        await WaitForAsync(async () =>
+        await Traffic.WaitForAsync(async () =>
         {
-            using var health = System.Text.Json.JsonDocument.Parse(await _a.Http.GetStringAsync("/health"));
-            if (health.RootElement.GetProperty("cache_state").GetString() == "connected") return true;
+            if ((await Traffic.HealthFieldAsync(_a.Http, "cache_state")).Value == "connected") return true;
             var (p, s) = NewImage();
-            await ClickAndCheckAsync(_a, p, s);
+            await Traffic.ClickAndCheckAsync(_a, p, s);
             return false;
-        }, "the Redis tier to report connected again");
+        }, Patience, "the Redis tier to report connected again");
     }
 
     [TestCase("garbage")]
@@ -197,7 +166,7 @@ public sealed class ClusterTests
         await mux.GetDatabase().StringSetAsync(tier.EmbeddingKey(hash), value);
         var encodes = await Encodes(_a);
 
-        await ClickAndCheckAsync(_a, path, scene);
+        await Traffic.ClickAndCheckAsync(_a, path, scene);
 
         Assert.That(await Encodes(_a), Is.EqualTo(encodes + 1), "the bad value was not used: the image was encoded");
         var stored = await mux.GetDatabase().StringGetAsync(tier.EmbeddingKey(hash));
@@ -211,10 +180,10 @@ public sealed class ClusterTests
         var (path, scene) = NewImage();
         int Downloads() => _ls.LsRequests.Count(r => r.Path.StartsWith(path, StringComparison.Ordinal));
 
-        await ClickAndCheckAsync(_a, path, scene);
+        await Traffic.ClickAndCheckAsync(_a, path, scene);
         Assert.That(Downloads(), Is.EqualTo(1));
-        await ClickAndCheckAsync(_a, path, scene);
-        await ClickAndCheckAsync(_b, path, scene); // B knows the URI from Redis's URI map
+        await Traffic.ClickAndCheckAsync(_a, path, scene);
+        await Traffic.ClickAndCheckAsync(_b, path, scene); // B knows the URI from Redis's URI map
         Assert.That(Downloads(), Is.EqualTo(1), "neither replica downloaded the image again");
     }
 }

@@ -5,7 +5,7 @@ using NUnit.Framework;
 using Sam2Interactive.Tests.Api;
 using Sam2Interactive.Tests.Support;
 
-namespace Sam2Interactive.Tests.Reliability;
+namespace Sam2Interactive.Tests.Support;
 
 /// <summary>Images in the Label Studio stand-in and annotator clicks on them, shared by the reliability fixtures.</summary>
 internal static class Traffic
