@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Diagnostics;
 using Microsoft.Extensions.Logging;
 using Microsoft.ML.OnnxRuntime;
@@ -198,33 +199,39 @@ internal sealed class Sam2Decoder : IDisposable
                 if (kScores[m] > kScores[best]) best = m;
             }
 
-            float[]? lowRes = null;
-            if (s.LowResIndex >= 0)
+            var hasLowRes = s.LowResIndex >= 0;
+            var result = new MaskPrediction(width, height, kScores[best], best, hasLowRes);
+            results[k] = result;
+            if (hasLowRes)
             {
                 var all = outputs[s.LowResIndex].GetTensorDataAsSpan<float>();
-                lowRes = new float[MaskPostprocessor.LowResLength];
                 System.Numerics.Tensors.TensorPrimitives.Clamp(
-                    all.Slice((k * candidates + best) * MaskPostprocessor.LowResLength, MaskPostprocessor.LowResLength), -32f, 32f, lowRes);
+                    all.Slice((k * candidates + best) * MaskPostprocessor.LowResLength, MaskPostprocessor.LowResLength), -32f, 32f, result.LowResBuffer);
             }
 
-            var result = new MaskPrediction(width, height, kScores[best], best, lowRes);
-            results[k] = result;
             var fill = _options.MaxHoleArea > 0 || _options.MaxSprinkleArea > 0;
-            if (s.FullResIndex >= 0 && !(fill && lowRes is not null))
+            if (s.FullResIndex >= 0 && !(fill && hasLowRes))
             {
                 CopyFullRes(outputs[s.FullResIndex], (k * candidates + best), result.Pixels);
             }
+            else if (!fill)
+            {
+                MaskPostprocessor.UpsampleAndThreshold(result.LowResLogits.Span, width, height, result.Pixels);
+            }
             else
             {
-                var logits = lowRes!;
-                if (fill)
+                // Filling changes only what is upsampled; the logits returned for refinement stay unfilled, as upstream.
+                var filled = ArrayPool<float>.Shared.Rent(MaskPostprocessor.LowResLength);
+                try
                 {
-                    // Filling changes only what is upsampled; the logits returned for refinement stay unfilled, as upstream.
-                    var filled = (float[])logits.Clone();
+                    result.LowResLogits.Span.CopyTo(filled);
                     MaskPostprocessor.FillHolesAndSprinkles(filled, _options.MaxHoleArea, _options.MaxSprinkleArea);
-                    logits = filled;
+                    MaskPostprocessor.UpsampleAndThreshold(filled, width, height, result.Pixels);
                 }
-                MaskPostprocessor.UpsampleAndThreshold(logits, width, height, result.Pixels);
+                finally
+                {
+                    ArrayPool<float>.Shared.Return(filled);
+                }
             }
             result.PostprocessTime = Stopwatch.GetElapsedTime(start);
         }

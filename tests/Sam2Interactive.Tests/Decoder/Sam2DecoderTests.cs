@@ -161,9 +161,10 @@ public sealed class Sam2DecoderTests : EmbeddingLeakCheck
         var decoder = _models[StandInFormat.SamExporter].Decoder;
         var prompt = new Prompt([Click(Scenes.Centre(Scenes.BlueRect(640, 480)))]);
         using var first = decoder.Predict(embedding, prompt, 640, 480);
-        Assert.That(first.LowResLogits, Is.Not.Null);
-        Assert.That(first.LowResLogits!.Max(), Is.LessThanOrEqualTo(32f));
-        Assert.That(first.LowResLogits!.Min(), Is.GreaterThanOrEqualTo(-32f));
+        var logits = first.LowResLogits.ToArray();
+        Assert.That(logits, Has.Length.EqualTo(MaskPostprocessor.LowResLength));
+        Assert.That(logits.Max(), Is.LessThanOrEqualTo(32f));
+        Assert.That(logits.Min(), Is.GreaterThanOrEqualTo(-32f));
 
         // A strongly positive previous mask over the whole image: the stand-in adds 0.5 × mask_input, so a previous
         // logit of +32 everywhere turns background cells (stand-in logit ≥ −8·(2.5−1)) positive too.
@@ -214,7 +215,7 @@ public sealed class Sam2DecoderTests : EmbeddingLeakCheck
 
         Assert.That(without.Pixels[248 * 512 + 248], Is.Zero, "the hole is background without filling");
         Assert.That(with.Pixels[248 * 512 + 248], Is.EqualTo(255), "filled with MAX_HOLE_AREA");
-        Assert.That(with.LowResLogits, Is.EqualTo(without.LowResLogits), "the logits returned for refinement stay unfilled");
+        Assert.That(with.LowResLogits.ToArray(), Is.EqualTo(without.LowResLogits.ToArray()), "the logits returned for refinement stay unfilled");
     }
 
     public static IEnumerable<StandInFormat> AllFormats() => Enum.GetValues<StandInFormat>();
