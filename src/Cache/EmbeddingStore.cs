@@ -338,10 +338,7 @@ internal sealed class EmbeddingStore : IDisposable
 
         public void Promote(EncodePriority priority)
         {
-            int current;
-            while ((int)priority < (current = Volatile.Read(ref _priority)) && Interlocked.CompareExchange(ref _priority, (int)priority, current) != current)
-            {
-            }
+            PrioritySlots.RaiseTo(ref _priority, priority);
             Waiter?.Promote(priority);
             Inner?.Promote(priority);
         }

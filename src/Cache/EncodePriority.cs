@@ -27,18 +27,12 @@ internal sealed class PrioritySlots(int slots)
     /// <summary>A queued request for a slot.</summary>
     internal sealed class Waiter(EncodePriority priority, long sequence)
     {
-        public volatile int Priority = (int)priority;
+        public int Priority = (int)priority; // written through RaiseTo (Interlocked), read under the slots lock
         public readonly long Sequence = sequence;
         public readonly TaskCompletionSource Granted = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
         /// <summary>Raises (never lowers) this waiter's priority.</summary>
-        public void Promote(EncodePriority priority)
-        {
-            int current;
-            while ((int)priority < (current = Priority) && Interlocked.CompareExchange(ref Priority, (int)priority, current) != current)
-            {
-            }
-        }
+        public void Promote(EncodePriority priority) => RaiseTo(ref Priority, priority);
     }
 
     /// <summary>Queues for a slot. Await <see cref="Waiter.Granted"/>; call <see cref="Release"/> when done.</summary>
@@ -73,6 +67,15 @@ internal sealed class PrioritySlots(int slots)
             else _waiting.Remove(next);
         }
         next?.Granted.SetResult();
+    }
+
+    /// <summary>Lowers <paramref name="field"/> (a priority as int) to <paramref name="priority"/> if that is higher priority; lock-free.</summary>
+    public static void RaiseTo(ref int field, EncodePriority priority)
+    {
+        int current;
+        while ((int)priority < (current = Volatile.Read(ref field)) && Interlocked.CompareExchange(ref field, (int)priority, current) != current)
+        {
+        }
     }
 
     /// <summary>Waiters queued now.</summary>

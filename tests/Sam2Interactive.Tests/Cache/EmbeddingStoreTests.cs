@@ -181,6 +181,7 @@ public sealed class EmbeddingStoreTests : EmbeddingLeakCheck
         using var store = NewStore(encoders: 1);
         var order = new ConcurrentQueue<int>();
         var gate = new TaskCompletionSource();
+        var holding = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         ImageEmbedding Tracking(byte[] bytes)
         {
             var e = Encode(bytes);
@@ -189,12 +190,13 @@ public sealed class EmbeddingStoreTests : EmbeddingLeakCheck
         }
         ImageEmbedding Gated(byte[] bytes)
         {
+            holding.TrySetResult();
             gate.Task.Wait();
             return Tracking(bytes);
         }
 
         var running = Get(store, "img0", EncodePriority.Prefetch, Gated);       // holds the only encoder slot
-        await WaitUntil(() => store.EncodesQueued == 0 && order.IsEmpty);
+        await holding.Task.WaitAsync(TimeSpan.FromSeconds(10));                 // img0 is inside the encoder
         var prefetch1 = Get(store, "img1", EncodePriority.Prefetch, Tracking);  // queued first
         var prefetch2 = Get(store, "img2", EncodePriority.Prefetch, Tracking);  // queued second
         await WaitUntil(() => store.EncodesQueued == 2);
