@@ -1,38 +1,45 @@
 using System.Diagnostics;
 using System.Text.Json;
+using Sam2Interactive.Api.Configuration;
 using Sam2Interactive.Api.LabelStudio;
+using Sam2Interactive.Api.Metrics;
 using Sam2Interactive.Api.Segmentation;
 using Sam2Interactive.Cache;
+using Sam2Interactive.Decoder;
 using Sam2Interactive.Encoder;
 
 namespace Sam2Interactive.Api;
 
-/// <summary>The Label Studio ML-backend protocol (label-studio-protocol.md §1–2).</summary>
-internal static partial class LabelStudioEndpoints
+/// <summary>The Label Studio ML-backend protocol (docs/label-studio-protocol.md §1–2).</summary>
+internal static class LabelStudioEndpoints
 {
-    public static IEndpointRouteBuilder MapLabelStudioEndpoints(this IEndpointRouteBuilder app, IConfiguration configuration)
+    public static IEndpointRouteBuilder MapLabelStudioEndpoints(this IEndpointRouteBuilder app, ServerOptions server)
     {
         app.MapGet("/", Health);
         app.MapGet("/health", Health);
         app.MapPost("/setup", Setup);
         app.MapGet("/versions", (SegmentationService s) => Json(new VersionsResponse { Versions = [s.ModelVersion] }, LabelStudioJsonContext.Default.VersionsResponse));
         app.MapPost("/predict", Predict);
-        app.MapPost("/webhook", Webhook).AddEndpointFilter(WebhookSecretFilter.FromConfiguration(configuration));
+        app.MapPost("/webhook", Webhook).AddEndpointFilter(new WebhookSecretFilter(server.WebhookSecret));
         app.MapPost("/prefetch", Prefetch);
         return app;
     }
 
-    private static IResult Health(Readiness readiness, ModelOptions options, EmbeddingStore store)
+    private static IResult Health(Readiness readiness, ModelOptions options, EmbeddingStore store, IServiceProvider services)
     {
         var ready = readiness.IsReady;
+        // The sessions exist once ready (the warm-up created them); before that, only the configured device is known.
+        var encoder = ready ? services.GetRequiredService<Sam2Encoder>().Provider.ToLowerInvariant() : null;
+        var decoder = ready ? services.GetRequiredService<Sam2Decoder>().Provider.ToLowerInvariant() : null;
         var body = new HealthResponse
         {
             Status = ready ? "UP" : "DOWN",
             ModelClass = "Sam2Interactive",
             Model = options.ModelName,
-            Device = ready ? OrtSessionFactory.ActiveProvider.ToLowerInvariant() : options.Device,
+            Device = encoder ?? options.Device,
+            Providers = ready ? new Dictionary<string, string> { ["encoder"] = encoder!, ["decoder"] = decoder! } : null,
             Cache = new Dictionary<string, long> { ["memory_entries"] = store.Count, ["memory_bytes"] = store.Bytes, ["encodes_queued"] = store.EncodesQueued },
-            CacheState = ready ? store.DistributedState : null,
+            CacheState = ready ? store.DistributedState.ToString().ToLowerInvariant() : null,
             Reason = readiness.Reason,
         };
         return Json(body, LabelStudioJsonContext.Default.HealthResponse, ready ? 200 : 503);
@@ -56,7 +63,7 @@ internal static partial class LabelStudioEndpoints
     }
 
     private static async Task<IResult> Predict(HttpRequest request, SegmentationService segmentation, PrefetchQueue prefetch, LabelConfigParser parser,
-        Sam2Metrics metrics, ModelOptions models, ILoggerFactory loggers, CancellationToken cancellationToken)
+        ApiMetrics metrics, ModelOptions models, ILoggerFactory loggers, CancellationToken cancellationToken)
     {
         var logger = loggers.CreateLogger("Sam2Interactive.Api.Predict");
         PredictRequest? body;
@@ -80,7 +87,7 @@ internal static partial class LabelStudioEndpoints
         }
         if (parsed.Config is not { } config)
         {
-            LogNoBrush(logger, parsed.Problem ?? "no label config");
+            Log.NoBrushControl(logger, parsed.Problem ?? "no label config");
             return Json(PredictResponse.Empty, LabelStudioJsonContext.Default.PredictResponse);
         }
 
@@ -107,8 +114,8 @@ internal static partial class LabelStudioEndpoints
         try
         {
             var result = await segmentation.SegmentAsync(imageUri, taskData.Id, objects, cancellationToken);
-            metrics.ClickSeconds.Observe(Stopwatch.GetElapsedTime(start).TotalSeconds);
-            LogPredicted(logger, taskData.Id, result.Result.Count, Stopwatch.GetElapsedTime(start).TotalMilliseconds);
+            metrics.Click(start);
+            Log.Predicted(logger, taskData.Id, result.Result.Count, Stopwatch.GetElapsedTime(start).TotalMilliseconds);
             return Json(new PredictResponse { Results = [result] }, LabelStudioJsonContext.Default.PredictResponse);
         }
         catch (ImageFetchException e)
@@ -137,7 +144,7 @@ internal static partial class LabelStudioEndpoints
         {
             var tasks = payload.Tasks ?? (payload.Task is { } t ? [t] : []);
             var queued = EnqueueTaskImages(prefetch, tasks, parser.Parse(payload.Project?.LabelConfig).Config, EncodePriority.Prefetch);
-            LogWebhook(loggers.CreateLogger("Sam2Interactive.Api.Webhook"), payload.Action, queued);
+            Log.WebhookQueued(loggers.CreateLogger("Sam2Interactive.Api.Webhook"), payload.Action, queued);
             return Json(new WebhookResponse { Status = "ok" }, LabelStudioJsonContext.Default.WebhookResponse);
         }
         return Json(new WebhookResponse { Status = "Unknown event" }, LabelStudioJsonContext.Default.WebhookResponse);
@@ -205,13 +212,4 @@ internal static partial class LabelStudioEndpoints
 
     private static IResult Error(int status, string detail) =>
         Results.Json(new ErrorResponse { Status = status, Detail = detail }, LabelStudioJsonContext.Default.ErrorResponse, statusCode: status);
-
-    [LoggerMessage(1201, LogLevel.Information, "Label config has no usable BrushLabels, answering with no results: {Problem}")]
-    private static partial void LogNoBrush(ILogger logger, string problem);
-
-    [LoggerMessage(1202, LogLevel.Information, "Task {TaskId}: {Regions} region(s) in {Milliseconds:F1} ms")]
-    private static partial void LogPredicted(ILogger logger, long taskId, int regions, double milliseconds);
-
-    [LoggerMessage(1203, LogLevel.Information, "Webhook {Action}: {Queued} image(s) queued for prefetch")]
-    private static partial void LogWebhook(ILogger logger, string action, int queued);
 }

@@ -1,4 +1,6 @@
+using Sam2Interactive.Api.Configuration;
 using Sam2Interactive.Api.LabelStudio;
+using Sam2Interactive.Api.Metrics;
 using Sam2Interactive.Api.Segmentation;
 using Sam2Interactive.Cache;
 using Sam2Interactive.Decoder;
@@ -6,11 +8,9 @@ using Sam2Interactive.Encoder;
 
 namespace Sam2Interactive.Api;
 
-/// <summary>The composition root: configuration, stages, endpoints.</summary>
+/// <summary>The composition root: settings, stages, host services, endpoints.</summary>
 internal static class Server
 {
-    public const int DefaultPort = 9090;
-
     public static async Task<int> RunAsync(string[] args)
     {
         WebApplication app;
@@ -18,9 +18,8 @@ internal static class Server
         {
             app = Build(args);
         }
-        catch (Exception e) when (e is ArgumentException or InvalidOperationException)
+        catch (SettingException e)
         {
-            // Invalid settings stop start-up with a message naming the setting.
             await Console.Error.WriteLineAsync("sam2i: invalid configuration: " + e.Message);
             return 2;
         }
@@ -39,56 +38,43 @@ internal static class Server
         return Environment.ExitCode;
     }
 
-    /// <summary>Builds the server. Tests pass <paramref name="settings"/> to override environment settings.</summary>
-    public static WebApplication Build(string[] args, IReadOnlyDictionary<string, string?>? settings = null)
+    /// <summary>Builds the server. Tests pass <paramref name="overrides"/> to override environment settings.</summary>
+    /// <exception cref="SettingException">A setting is invalid; the message names it.</exception>
+    public static WebApplication Build(string[] args, IReadOnlyDictionary<string, string?>? overrides = null)
     {
         var builder = WebApplication.CreateSlimBuilder(args);
-        if (settings is not null) builder.Configuration.AddInMemoryCollection(settings);
-        // The seed backend's LOG_LEVEL (DEBUG, INFO, WARNING, ERROR) next to ASP.NET's Logging__LogLevel__Default.
-        if (builder.Configuration["LOG_LEVEL"] is { Length: > 0 } level)
-        {
-            builder.Logging.SetMinimumLevel(level.ToUpperInvariant() switch
-            {
-                "TRACE" => LogLevel.Trace,
-                "DEBUG" => LogLevel.Debug,
-                "INFO" or "INFORMATION" => LogLevel.Information,
-                "WARN" or "WARNING" => LogLevel.Warning,
-                "ERROR" => LogLevel.Error,
-                "CRITICAL" => LogLevel.Critical,
-                _ => throw new ArgumentException($"LOG_LEVEL must be DEBUG, INFO, WARNING, ERROR or CRITICAL, not '{level}'."),
-            });
-        }
+        if (overrides is not null) builder.Configuration.AddInMemoryCollection(overrides);
+        var settings = Sam2Settings.Read(builder.Configuration);
+        if (settings.Server.LogLevel is { } level) builder.Logging.SetMinimumLevel(level);
         if (string.IsNullOrEmpty(builder.Configuration["urls"]))
-        {
-            var port = builder.Configuration["PORT"] is { Length: > 0 } p ? p : DefaultPort.ToString(System.Globalization.CultureInfo.InvariantCulture);
-            builder.WebHost.UseUrls($"http://0.0.0.0:{port}");
-        }
+            builder.WebHost.UseUrls(string.Create(System.Globalization.CultureInfo.InvariantCulture, $"http://0.0.0.0:{settings.Server.Port}"));
         // SIGTERM: stop accepting, let in-flight clicks finish (and release their encode locks) within SHUTDOWN_TIMEOUT.
-        var shutdown = Settings.ReadInt(builder.Configuration, "SHUTDOWN_TIMEOUT", 30, 1, 3600);
-        builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = TimeSpan.FromSeconds(shutdown));
+        builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = settings.Server.ShutdownTimeout);
+
         builder.Services
-            .AddEncoder(builder.Configuration)
-            .AddDecoder(builder.Configuration)
-            .AddCache(builder.Configuration);
+            .AddEncoder(settings.Model)
+            .AddDecoder(settings.Decoder)
+            .AddCache(settings.Cache);
+        builder.Services.AddMetrics();
+        builder.Services.AddSingleton(settings.Server);
+        builder.Services.AddSingleton(settings.LabelStudio);
+        builder.Services.AddSingleton<ApiMetrics>();
+        builder.Services.AddSingleton<PrometheusExporter>();
         builder.Services.AddSingleton<Readiness>();
         builder.Services.AddHostedService<ModelWarmup>();
-        builder.Services.AddSingleton(LabelStudioOptions.FromConfiguration(builder.Configuration));
         builder.Services.AddSingleton<ImageFetcher>();
         builder.Services.AddSingleton(new LabelConfigParser());
         builder.Services.AddSingleton<SegmentationService>();
         builder.Services.AddSingleton<PrefetchQueue>();
         builder.Services.AddHostedService(sp => sp.GetRequiredService<PrefetchQueue>());
-        var credentials = BasicAuthCredentials.FromConfiguration(builder.Configuration);
 
         var app = builder.Build();
-        app.UseLabelStudioBasicAuth(credentials);
+        // Created now, before any instrument records: the exporter only sees measurements made after it listens.
+        var exporter = app.Services.GetRequiredService<PrometheusExporter>();
+        app.UseLabelStudioBasicAuth(settings.Server.BasicAuth);
         app.UseRequestMetrics();
-        app.MapGet("/metrics", async (HttpContext context, Sam2Metrics metrics) =>
-        {
-            context.Response.ContentType = "text/plain; version=0.0.4; charset=utf-8";
-            await metrics.Registry.CollectAndExportAsTextAsync(context.Response.Body, context.RequestAborted);
-        });
-        app.MapLabelStudioEndpoints(builder.Configuration);
+        app.MapGet("/metrics", () => Results.Text(exporter.Collect(), "text/plain; version=0.0.4; charset=utf-8"));
+        app.MapLabelStudioEndpoints(settings.Server);
         return app;
     }
 }

@@ -1,4 +1,4 @@
-using Microsoft.Extensions.Configuration;
+using System.Diagnostics.Metrics;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using Sam2Interactive.Encoder;
@@ -8,25 +8,23 @@ namespace Sam2Interactive.Cache;
 public static class CacheServiceCollectionExtensions
 {
     /// <summary>
-    /// Registers <see cref="CacheOptions"/> (validated now), this process's metrics, the shared tier (Redis when
-    /// <c>REDIS_URL</c> is set) and the embedding store. The shared tier is created on first use: its keys carry the
-    /// encoder file's identity, which needs the model files.
+    /// Registers the cache stage: its options, metrics, the shared tier (Redis when <see cref="RedisCacheOptions.Enabled"/>)
+    /// and the <see cref="EmbeddingStore"/>. The shared tier is created on first use: its keys carry the encoder file's
+    /// identity, which needs the model files (<see cref="ModelOptions"/>, registered by the encoder stage).
     /// </summary>
-    public static IServiceCollection AddCache(this IServiceCollection services, IConfiguration configuration)
+    public static IServiceCollection AddCache(this IServiceCollection services, CacheOptions options)
     {
-        services.AddSingleton(CacheOptions.FromConfiguration(configuration));
-        var redis = RedisCacheOptions.FromConfiguration(configuration);
-        services.AddSingleton(redis);
-        services.AddSingleton<Sam2Metrics>();
+        ArgumentNullException.ThrowIfNull(options);
+        services.AddSingleton(options);
+        services.AddSingleton(sp => new CacheMetrics(sp.GetService<IMeterFactory>()));
         services.AddSingleton<IDistributedEmbeddingTier>(sp =>
         {
-            if (!redis.Enabled) return NoDistributedEmbeddingTier.Instance;
-            var models = sp.GetRequiredService<ModelOptions>();
-            var modelId = ModelIdentity.Compute(models.ResolvePaths().Encoder);
-            return DistributedEmbeddingTier.Create(redis, modelId, sp.GetRequiredService<ILoggerFactory>().CreateLogger("Sam2Interactive.Cache.Redis"));
+            if (!options.Redis.Enabled) return NoDistributedEmbeddingTier.Instance;
+            var modelId = ModelIdentity.Compute(sp.GetRequiredService<ModelOptions>().ResolvePaths().Encoder);
+            return new RedisEmbeddingTier(options.Redis, modelId, sp.GetRequiredService<ILoggerFactory>().CreateLogger("Sam2Interactive.Cache.Redis"));
         });
-        services.AddSingleton(sp => new Lazy<IDistributedEmbeddingTier>(sp.GetRequiredService<IDistributedEmbeddingTier>));
-        services.AddSingleton<EmbeddingStore>();
+        services.AddSingleton(sp => new EmbeddingStore(options, sp.GetRequiredService<CacheMetrics>(),
+            new Lazy<IDistributedEmbeddingTier>(sp.GetRequiredService<IDistributedEmbeddingTier>)));
         return services;
     }
 }

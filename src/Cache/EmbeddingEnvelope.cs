@@ -90,9 +90,9 @@ internal sealed class EmbeddingEnvelope
                 DType = dtype == CacheDType.Float16 ? Float16 : Float32,
                 OriginalWidth = embedding.OriginalWidth,
                 OriginalHeight = embedding.OriginalHeight,
-                ImageEmbedShape = ImageEmbedding.ImageEmbedShape,
-                HighResFeats0Shape = ImageEmbedding.HighResFeats0Shape,
-                HighResFeats1Shape = ImageEmbedding.HighResFeats1Shape,
+                ImageEmbedShape = Sam2Tensors.ImageEmbedShape.ToArray(),
+                HighResFeats0Shape = Sam2Tensors.HighResFeats0Shape.ToArray(),
+                HighResFeats1Shape = Sam2Tensors.HighResFeats1Shape.ToArray(),
                 Checksum = XxHash64.HashToUInt64(dst),
                 Data = data.AsMemory(0, dataLength),
             };
@@ -159,9 +159,9 @@ internal sealed class EmbeddingEnvelope
         var elementSize = ElementSize(e.DType);
         if (elementSize == 0) return $"dtype '{e.DType}'";
         if (e.OriginalWidth <= 0 || e.OriginalHeight <= 0) return $"original size {e.OriginalWidth}x{e.OriginalHeight}";
-        if (!SameShape(e.ImageEmbedShape, ImageEmbedding.ImageEmbedShape)
-            || !SameShape(e.HighResFeats0Shape, ImageEmbedding.HighResFeats0Shape)
-            || !SameShape(e.HighResFeats1Shape, ImageEmbedding.HighResFeats1Shape))
+        if (!SameShape(e.ImageEmbedShape, Sam2Tensors.ImageEmbedShape)
+            || !SameShape(e.HighResFeats0Shape, Sam2Tensors.HighResFeats0Shape)
+            || !SameShape(e.HighResFeats1Shape, Sam2Tensors.HighResFeats1Shape))
         {
             return "tensor shapes differ from the decoder's";
         }
@@ -171,7 +171,7 @@ internal sealed class EmbeddingEnvelope
         return null;
     }
 
-    private static bool SameShape(long[]? actual, long[] expected) => actual is not null && actual.AsSpan().SequenceEqual(expected);
+    private static bool SameShape(long[]? actual, ReadOnlySpan<long> expected) => actual is not null && actual.AsSpan().SequenceEqual(expected);
 
     /// <returns>Bytes written.</returns>
     private static int WriteTensor(ReadOnlySpan<float> src, Span<byte> dst, CacheDType dtype)

@@ -8,8 +8,8 @@ namespace Sam2Interactive.Cache;
 /// and nothing throws except on cancellation — a click carries on from tier 1 or by computing.
 /// </summary>
 /// <remarks>
-/// Keys: <c>{prefix}{model id}</c> scopes everything to one encoder file; <paramref name="contentHash"/> is the lowercase hex
-/// SHA-256 of the image bytes; <c>uriKey</c> is the image's identity (Label Studio host + task image URI).
+/// Keys: <c>{prefix}{model id}</c> scopes everything to one encoder file; a content hash is the lowercase hex SHA-256 of
+/// the image bytes; a URI key is the image's identity (Label Studio host + task image URI).
 /// </remarks>
 internal interface IDistributedEmbeddingTier
 {
@@ -39,8 +39,8 @@ internal interface IDistributedEmbeddingTier
     /// </summary>
     Task<bool> WaitForLockReleaseAsync(string contentHash, TimeSpan timeout, CancellationToken cancellationToken);
 
-    /// <summary>"disabled", "connected", "degraded" (breaker open / unreachable), for /health.</summary>
-    string State { get; }
+    /// <summary>For /health and the store's metrics.</summary>
+    DistributedTierState State { get; }
 }
 
 internal enum LockOutcome
@@ -48,4 +48,17 @@ internal enum LockOutcome
     Acquired,
     HeldByOther,
     Unavailable,
+}
+
+/// <summary>State of the shared (Redis) tier as /health reports it (lower-case names on the wire).</summary>
+public enum DistributedTierState
+{
+    /// <summary>REDIS_URL is unset: one replica, tier 1 only.</summary>
+    Disabled,
+
+    /// <summary>Connected and the circuit breaker is closed.</summary>
+    Connected,
+
+    /// <summary>Unreachable, or the breaker is open after failures: reads miss and writes are dropped until it recovers.</summary>
+    Degraded,
 }

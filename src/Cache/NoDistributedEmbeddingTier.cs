@@ -13,7 +13,7 @@ internal sealed class NoDistributedEmbeddingTier : IDistributedEmbeddingTier
     private static readonly Task<(LockOutcome, IAsyncDisposable?)> s_acquired =
         Task.FromResult<(LockOutcome, IAsyncDisposable?)>((LockOutcome.Acquired, NoOpLease.Instance));
 
-    public string State => "disabled";
+    public DistributedTierState State => DistributedTierState.Disabled;
 
     public Task<ImageEmbedding?> TryGetAsync(string contentHash, CancellationToken cancellationToken) =>
         cancellationToken.IsCancellationRequested ? Task.FromCanceled<ImageEmbedding?>(cancellationToken) : Task.FromResult<ImageEmbedding?>(null);
@@ -39,14 +39,4 @@ internal sealed class NoDistributedEmbeddingTier : IDistributedEmbeddingTier
 
         public ValueTask DisposeAsync() => ValueTask.CompletedTask;
     }
-}
-
-/// <summary>Chooses tier 2 from the settings.</summary>
-internal static class DistributedEmbeddingTier
-{
-    /// <summary><see cref="RedisEmbeddingTier"/> when REDIS_URL is set, else <see cref="NoDistributedEmbeddingTier.Instance"/>.
-    /// The caller disposes the result if it is <see cref="IDisposable"/>.</summary>
-    public static IDistributedEmbeddingTier Create(RedisCacheOptions options, string modelId, Microsoft.Extensions.Logging.ILogger logger,
-        TimeProvider? timeProvider = null) =>
-        options.Enabled ? new RedisEmbeddingTier(options, modelId, logger, timeProvider) : NoDistributedEmbeddingTier.Instance;
 }

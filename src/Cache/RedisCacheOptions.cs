@@ -1,20 +1,21 @@
 using System.Globalization;
-using Microsoft.Extensions.Configuration;
 using StackExchange.Redis;
 
 namespace Sam2Interactive.Cache;
 
 /// <summary>Element type of the tensors stored in Redis.</summary>
-internal enum CacheDType
+#pragma warning disable CA1720 // The names are CACHE_DTYPE's values.
+public enum CacheDType
 {
     /// <summary>IEEE half: 8 MiB per embedding, about 3 significant decimal digits. The default.</summary>
     Float16,
     /// <summary>Exact float32 copy: 16 MiB per embedding.</summary>
     Float32,
 }
+#pragma warning restore CA1720
 
 /// <summary>Settings of the Redis tier (tier 2) of the embedding cache.</summary>
-internal sealed class RedisCacheOptions
+public sealed class RedisCacheOptions
 {
     /// <value><c>REDIS_URL</c>, parsed; null when unset, which disables the tier. Never logged with its password.</value>
     public ConfigurationOptions? Redis { get; init; }
@@ -46,50 +47,6 @@ internal sealed class RedisCacheOptions
 
     /// <summary>Whether REDIS_URL was given.</summary>
     public bool Enabled => Redis is not null;
-
-    /// <exception cref="ArgumentException">A setting is invalid; the message starts with its name.</exception>
-    public static RedisCacheOptions FromConfiguration(IConfiguration configuration)
-    {
-        ConfigurationOptions? redis = null;
-        if (configuration["REDIS_URL"] is { } url && !string.IsNullOrWhiteSpace(url)) redis = ParseRedisUrl(url.Trim());
-
-        var dtype = CacheDType.Float16;
-        if (configuration["CACHE_DTYPE"] is { Length: > 0 } d)
-        {
-            dtype = d.Trim().ToLowerInvariant() switch
-            {
-                "float16" => CacheDType.Float16,
-                "float32" => CacheDType.Float32,
-                _ => throw new ArgumentException($"CACHE_DTYPE must be float16 or float32, not '{d}'."),
-            };
-        }
-
-        var ttl = TimeSpan.FromDays(7);
-        if (configuration["CACHE_TTL"] is { Length: > 0 } t)
-        {
-            ttl = ParseDuration(t) is { } v && v >= TimeSpan.FromSeconds(1)
-                ? v
-                : throw new ArgumentException($"CACHE_TTL must be a duration of at least 1 s (seconds, or like 7d, 12h, 30m), not '{t}'.");
-        }
-
-        var prefix = "sam2:";
-        if (configuration["CACHE_PREFIX"] is { Length: > 0 } p)
-        {
-            if (p.AsSpan().IndexOfAny("{} \t\r\n") >= 0 || p.Length > 128)
-                throw new ArgumentException($"CACHE_PREFIX must be at most 128 characters without braces or whitespace, not '{p}'.");
-            prefix = p;
-        }
-
-        var lockTtl = TimeSpan.FromSeconds(30);
-        if (configuration["LOCK_TTL"] is { Length: > 0 } l)
-        {
-            lockTtl = ParseDuration(l) is { } v && v >= TimeSpan.FromMilliseconds(100) && v <= TimeSpan.FromHours(1)
-                ? v
-                : throw new ArgumentException($"LOCK_TTL must be a duration from 100ms to 1h (seconds, or like 30s, 500ms, 2m), not '{l}'.");
-        }
-
-        return new RedisCacheOptions { Redis = redis, DType = dtype, Ttl = ttl, Prefix = prefix, LockTtl = lockTtl };
-    }
 
     /// <summary>
     /// Accepts <c>redis://[[user]:password@]host[:port][/db]</c>, <c>rediss://...</c> (TLS) and StackExchange.Redis
@@ -174,28 +131,5 @@ internal sealed class RedisCacheOptions
         var end = value.IndexOf(',', start);
         var password = end < 0 ? value[start..] : value[start..end];
         return password.Length == 0 ? message : message.Replace(password, "***", StringComparison.Ordinal);
-    }
-
-    /// <summary>Plain seconds ("604800"), a number with a unit (500ms, 30s, 30m, 12h, 7d) or a TimeSpan ("1.00:00:00").</summary>
-    internal static TimeSpan? ParseDuration(string text)
-    {
-        var s = text.Trim().ToLowerInvariant();
-        if (s.Length == 0) return null;
-        if (s.Contains(':', StringComparison.Ordinal))
-            return TimeSpan.TryParse(s, CultureInfo.InvariantCulture, out var span) ? span : null;
-
-        var (number, unit) = s.EndsWith("ms", StringComparison.Ordinal) ? (s[..^2], 0.001)
-            : s[^1] switch
-            {
-                's' => (s[..^1], 1.0),
-                'm' => (s[..^1], 60.0),
-                'h' => (s[..^1], 3600.0),
-                'd' => (s[..^1], 86400.0),
-                _ => (s, 1.0),
-            };
-        if (!double.TryParse(number, NumberStyles.AllowDecimalPoint, CultureInfo.InvariantCulture, out var value)) return null;
-        var seconds = value * unit;
-        if (!double.IsFinite(seconds) || seconds <= 0 || seconds > TimeSpan.FromDays(3650).TotalSeconds) return null;
-        return TimeSpan.FromMilliseconds(Math.Round(seconds * 1000));
     }
 }

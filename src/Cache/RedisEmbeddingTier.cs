@@ -104,13 +104,13 @@ internal sealed class RedisEmbeddingTier : IDistributedEmbeddingTier, IDisposabl
     /// <summary>Calls short-circuited by the open circuit breaker.</summary>
     public long Rejected => Interlocked.Read(ref _rejected);
 
-    public string State
+    public DistributedTierState State
     {
         get
         {
-            if (_disposed.IsCancellationRequested) return "degraded";
+            if (_disposed.IsCancellationRequested) return DistributedTierState.Degraded;
             var connected = _connecting.IsCompletedSuccessfully && _connecting.Result.IsConnected;
-            return connected && _breaker.CircuitState == CircuitState.Closed ? "connected" : "degraded";
+            return connected && _breaker.CircuitState == CircuitState.Closed ? DistributedTierState.Connected : DistributedTierState.Degraded;
         }
     }
 
@@ -149,7 +149,7 @@ internal sealed class RedisEmbeddingTier : IDistributedEmbeddingTier, IDisposabl
 
         Interlocked.Increment(ref _corrupt);
         Interlocked.Increment(ref _misses);
-        _logger.LogWarning("Redis embedding {Key} rejected ({Reason}); deleting it so it is recomputed", key.ToString(), rejection);
+        Log.RedisValueRejected(_logger, key.ToString(), rejection);
         await ExecuteAsync("del", _smallTimeout, key, static (db, k) => db.KeyDeleteAsync(k), CancellationToken.None).ConfigureAwait(false);
         return null;
     }
@@ -259,11 +259,9 @@ internal sealed class RedisEmbeddingTier : IDistributedEmbeddingTier, IDisposabl
     private async Task<ConnectionMultiplexer> ConnectAsync(ConfigurationOptions config)
     {
         var mux = await ConnectionMultiplexer.ConnectAsync(config).ConfigureAwait(false);
-        mux.ConnectionFailed += (_, e) =>
-            _logger.LogWarning("Redis connection to {Endpoint} failed: {Failure}", e.EndPoint, e.FailureType);
-        mux.ConnectionRestored += (_, e) => _logger.LogInformation("Redis connection to {Endpoint} restored", e.EndPoint);
-        if (!mux.IsConnected)
-            _logger.LogWarning("Redis at {Config} is not reachable yet; running on tier 1 until it is", config.ToString(includePassword: false));
+        mux.ConnectionFailed += (_, e) => Log.RedisConnectionFailed(_logger, e.EndPoint?.ToString(), e.FailureType.ToString());
+        mux.ConnectionRestored += (_, e) => Log.RedisConnectionRestored(_logger, e.EndPoint?.ToString());
+        if (!mux.IsConnected) Log.RedisNotReachableAtStart(_logger, config.ToString(includePassword: false));
         return mux;
     }
 
@@ -290,13 +288,12 @@ internal sealed class RedisEmbeddingTier : IDistributedEmbeddingTier, IDisposabl
                 {
                     Volatile.Write(ref _openUntilTimestamp,
                         _time.GetTimestamp() + (long)(args.BreakDuration.TotalSeconds * _time.TimestampFrequency));
-                    _logger.LogWarning("Redis tier degraded: circuit open for {Seconds} s after {Failure}",
-                        args.BreakDuration.TotalSeconds, args.Outcome.Exception?.GetType().Name);
+                    Log.RedisTierDegraded(_logger, args.BreakDuration.TotalSeconds, args.Outcome.Exception?.GetType().Name);
                     return default;
                 },
                 OnClosed = _ =>
                 {
-                    _logger.LogInformation("Redis tier connected again: circuit closed");
+                    Log.RedisTierRecovered(_logger);
                     return default;
                 },
             })
@@ -347,7 +344,7 @@ internal sealed class RedisEmbeddingTier : IDistributedEmbeddingTier, IDisposabl
         catch (Exception e) when (e is not OutOfMemoryException)
         {
             Interlocked.Increment(ref _errors);
-            _logger.LogDebug(e, "Redis {Operation} failed", operation);
+            Log.RedisCallFailed(_logger, e, operation);
             return (false, default!);
         }
         finally
@@ -429,7 +426,7 @@ internal sealed class RedisEmbeddingTier : IDistributedEmbeddingTier, IDisposabl
                         _stop.Token).ConfigureAwait(false);
                     if (ok && renewed == 0)
                     {
-                        _tier._logger.LogWarning("Encode lock {Key} was lost (expired and taken over); stopped renewing", _key.ToString());
+                        Log.EncodeLockLost(_tier._logger, _key.ToString());
                         return;
                     }
                 }

@@ -16,7 +16,7 @@ namespace Sam2Interactive.Decoder;
 /// never emits literals; runs longer than 65536 values are split into 65536-value chunks and the remainder is always written
 /// in the 16-bit tier. See docs/label-studio-protocol.md §4.
 /// </remarks>
-internal static class BrushRle
+public static class BrushRle
 {
     /// <summary>Largest pixel count whose value count 4·n still fits the 32-bit header field.</summary>
     public const int MaxPixelCount = (int)(uint.MaxValue / 4);

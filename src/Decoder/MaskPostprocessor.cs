@@ -1,5 +1,6 @@
 using System.Buffers;
 using System.Numerics.Tensors;
+using Sam2Interactive.Encoder;
 
 namespace Sam2Interactive.Decoder;
 
@@ -9,7 +10,7 @@ namespace Sam2Interactive.Decoder;
 /// </summary>
 internal static class MaskPostprocessor
 {
-    public const int LowResSize = 256;
+    public const int LowResSize = Sam2Tensors.LowResMaskSize;
     public const int LowResLength = LowResSize * LowResSize;
 
     /// <summary>Value the mask's foreground pixels get: Label Studio's frontend uses it as the brush alpha.</summary>

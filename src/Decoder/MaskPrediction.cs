@@ -6,13 +6,13 @@ namespace Sam2Interactive.Decoder;
 /// One object's mask at the requested size and its low-res logits. Owns pooled buffers (the 256×256 logits would otherwise
 /// be a 256 KiB large-object allocation per click): dispose exactly once.
 /// </summary>
-internal sealed class MaskPrediction : IDisposable
+public sealed class MaskPrediction : IDisposable
 {
     private byte[]? _pixels;
     private float[]? _logits;
 
     /// <param name="hasLowResLogits">Whether the export returns 256×256 logits; their buffer is then rented for the caller to fill.</param>
-    public MaskPrediction(int width, int height, float score, int maskIndex, bool hasLowResLogits)
+    internal MaskPrediction(int width, int height, float score, int maskIndex, bool hasLowResLogits)
     {
         Width = width;
         Height = height;
@@ -41,12 +41,6 @@ internal sealed class MaskPrediction : IDisposable
 
     /// <summary>Width×Height bytes, row-major: 255 foreground, 0 background.</summary>
     public Span<byte> Pixels => _pixels is { } p ? p.AsSpan(0, Width * Height) : throw new ObjectDisposedException(nameof(MaskPrediction));
-
-    /// <summary>Time in the decoder session for the run that produced this mask (shared by a batched run).</summary>
-    public TimeSpan RunTime { get; internal set; }
-
-    /// <summary>Time spent selecting, filling and upsampling this mask.</summary>
-    public TimeSpan PostprocessTime { get; internal set; }
 
     /// <summary>Foreground pixel count.</summary>
     public int Area => Pixels.Length - System.MemoryExtensions.Count(Pixels, (byte)0);

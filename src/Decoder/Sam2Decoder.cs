@@ -11,22 +11,27 @@ namespace Sam2Interactive.Decoder;
 /// The SAM2 prompt encoder + mask decoder: one ONNX session reused across requests. Tensors are bound by the names read at
 /// load time; the prompt convention (3-D points with float/int labels, or onnx-community's 4-D points, int64 labels and
 /// separate boxes), the optional <c>mask_input</c> and <c>orig_im_size</c>, and low-res versus full-size outputs are all
-/// detected from the session (sam2-onnx.md §1).
+/// detected from the session (docs/sam2-onnx.md §1). Records its runs and stage timings on <see cref="DecoderMetrics"/>.
 /// </summary>
-internal sealed class Sam2Decoder : IDisposable
+public sealed class Sam2Decoder : IDisposable
 {
-    private const int Side = Sam2Preprocessor.InputSize;
-    private static readonly float[] NoMask = new float[MaskPostprocessor.LowResLength];
+    private const int Side = Sam2Tensors.InputSize;
+    private static readonly float[] s_noMask = new float[Sam2Tensors.LowResMaskLength];
 
     private readonly InferenceSession _session;
     private readonly DecoderOptions _options;
+    private readonly DecoderMetrics _metrics;
     private readonly Schema _schema;
     private long _runs;
 
-    public Sam2Decoder(string path, ModelOptions modelOptions, DecoderOptions options, ILogger logger)
+    /// <param name="metrics">Where runs and timings go; null for a meter no host exports.</param>
+    /// <exception cref="InvalidDataException">The file is missing, not loadable, or not a SAM2 decoder; the message names it.</exception>
+    public Sam2Decoder(string path, ModelOptions modelOptions, DecoderOptions options, ILogger logger, DecoderMetrics? metrics = null)
     {
+        ArgumentNullException.ThrowIfNull(options);
         _options = options;
-        _session = OrtSessionFactory.Create(path, modelOptions, logger);
+        _metrics = metrics ?? new DecoderMetrics(null);
+        _session = OrtSessionFactory.Create(path, modelOptions, logger, out var provider);
         try
         {
             _schema = Schema.Detect(_session, path);
@@ -37,10 +42,14 @@ internal sealed class Sam2Decoder : IDisposable
             throw;
         }
         Path = path;
-        Log.DecoderLoaded(logger, path, _schema.Format);
+        Provider = provider;
+        Log.DecoderLoaded(logger, path, _schema.Format, provider);
     }
 
     public string Path { get; }
+
+    /// <summary>Execution provider this session runs on: "CUDA" or "CPU".</summary>
+    public string Provider { get; }
 
     /// <summary>Detected export format: samexporter, onnx-community or orig-im-size.</summary>
     public string Format => _schema.Format;
@@ -48,7 +57,7 @@ internal sealed class Sam2Decoder : IDisposable
     /// <summary>Whether the export takes the previous low-res logits (<c>mask_input</c>) for refinement.</summary>
     public bool SupportsMaskInput => _schema.MaskInput is not null;
 
-    /// <summary>Decoder session runs since start (one per prompt set, or one per batch on onnx-community).</summary>
+    /// <summary>Decoder session runs since start (one per prompt set, or one per batch on onnx-community; not the warm-up).</summary>
     public long Runs => Interlocked.Read(ref _runs);
 
     /// <summary>
@@ -62,6 +71,14 @@ internal sealed class Sam2Decoder : IDisposable
         if (previousLogits is { } prev && prev.Length != MaskPostprocessor.LowResLength)
             throw new ArgumentException("previous logits must be 256×256", nameof(previousLogits));
         return RunBatch(embedding, [prompt], width, height, SupportsMaskInput ? previousLogits : null)[0];
+    }
+
+    /// <summary>One uncounted run with a click at the centre, so the first real click pays no session initialisation.</summary>
+    public void WarmUp(ImageEmbedding embedding)
+    {
+        ArgumentNullException.ThrowIfNull(embedding);
+        int w = embedding.OriginalWidth, h = embedding.OriginalHeight;
+        foreach (var mask in RunBatch(embedding, [new Prompt([new PromptPoint(w / 2f, h / 2f, true)])], w, h, null, count: false)) mask.Dispose();
     }
 
     /// <summary>One mask per prompt. onnx-community exports take several boxes in one run; the others, whose first axis is
@@ -96,21 +113,22 @@ internal sealed class Sam2Decoder : IDisposable
         if (prompt.Points.Count == 0 && prompt.Box is null) throw new ArgumentException("a prompt needs at least one point or a box", nameof(prompt));
     }
 
-    private MaskPrediction[] RunBatch(ImageEmbedding embedding, IReadOnlyList<Prompt> prompts, int width, int height, ReadOnlyMemory<float>? previousLogits)
+    private MaskPrediction[] RunBatch(ImageEmbedding embedding, IReadOnlyList<Prompt> prompts, int width, int height, ReadOnlyMemory<float>? previousLogits,
+        bool count = true)
     {
         var s = _schema;
         var names = new List<string>(9);
         var values = new List<OrtValue>(9);
         try
         {
-            Add(s.ImageEmbed, OrtValue.CreateTensorValueFromMemory(OrtMemoryInfo.DefaultInstance, embedding.ImageEmbed, ImageEmbedding.ImageEmbedShape));
-            Add(s.HighRes0, OrtValue.CreateTensorValueFromMemory(OrtMemoryInfo.DefaultInstance, embedding.HighResFeats0, ImageEmbedding.HighResFeats0Shape));
-            Add(s.HighRes1, OrtValue.CreateTensorValueFromMemory(OrtMemoryInfo.DefaultInstance, embedding.HighResFeats1, ImageEmbedding.HighResFeats1Shape));
+            Add(s.ImageEmbed, OrtValue.CreateTensorValueFromMemory(OrtMemoryInfo.DefaultInstance, embedding.ImageEmbed, Sam2Tensors.ImageEmbedShape.ToArray()));
+            Add(s.HighRes0, OrtValue.CreateTensorValueFromMemory(OrtMemoryInfo.DefaultInstance, embedding.HighResFeats0, Sam2Tensors.HighResFeats0Shape.ToArray()));
+            Add(s.HighRes1, OrtValue.CreateTensorValueFromMemory(OrtMemoryInfo.DefaultInstance, embedding.HighResFeats1, Sam2Tensors.HighResFeats1Shape.ToArray()));
             if (s.FourDimPoints) AddFourDimPrompts(prompts, width, height);
             else AddPointPrompt(prompts[0], width, height);
             if (s.MaskInput is not null)
             {
-                var mask = previousLogits ?? NoMask;
+                var mask = previousLogits ?? s_noMask;
                 Add(s.MaskInput, OrtValue.CreateTensorValueFromMemory(OrtMemoryInfo.DefaultInstance, MemoryMarshalFloat(mask), [1, 1, 256, 256]));
                 Add(s.HasMaskInput!, OrtValue.CreateTensorValueFromMemory(new float[] { previousLogits is null ? 0f : 1f }, [1]));
             }
@@ -127,11 +145,13 @@ internal sealed class Sam2Decoder : IDisposable
             using var runOptions = new RunOptions();
             var start = Stopwatch.GetTimestamp();
             using var outputs = _session.Run(runOptions, names, values, s.Outputs);
-            var runTime = Stopwatch.GetElapsedTime(start);
-            Interlocked.Increment(ref _runs);
-            var results = Collect(outputs, prompts.Count, width, height);
-            foreach (var r in results) r.RunTime = runTime;
-            return results;
+            if (count)
+            {
+                Interlocked.Increment(ref _runs);
+                _metrics.Runs.Add(1);
+                _metrics.StageSeconds.Record("decode", Stopwatch.GetElapsedTime(start));
+            }
+            return Collect(outputs, prompts.Count, width, height);
         }
         finally
         {
@@ -233,7 +253,7 @@ internal sealed class Sam2Decoder : IDisposable
                     ArrayPool<float>.Shared.Return(filled);
                 }
             }
-            result.PostprocessTime = Stopwatch.GetElapsedTime(start);
+            _metrics.StageSeconds.Record("postprocess", Stopwatch.GetElapsedTime(start));
         }
         return results;
     }
@@ -327,9 +347,9 @@ internal sealed class Sam2Decoder : IDisposable
             return new Schema
             {
                 Format = fourDim ? "onnx-community" : origImSize is not null ? "orig-im-size" : "samexporter",
-                ImageEmbed = Need(inputNames, "image embedding input", "image_embed", "image_embeddings.2", "image_embeddings"),
-                HighRes0 = Need(inputNames, "high-res feature input", "high_res_feats_0", "image_embeddings.0", "image_features_0", "high_res_features1"),
-                HighRes1 = Need(inputNames, "high-res feature input", "high_res_feats_1", "image_embeddings.1", "image_features_1", "high_res_features2"),
+                ImageEmbed = Need(inputNames, "image embedding input", [.. Sam2Tensors.ImageEmbedNames]),
+                HighRes0 = Need(inputNames, "high-res feature input", [.. Sam2Tensors.HighResFeats0Names]),
+                HighRes1 = Need(inputNames, "high-res feature input", [.. Sam2Tensors.HighResFeats1Names]),
                 Coords = coords,
                 Labels = labels,
                 LabelType = inputs[labels].ElementDataType,

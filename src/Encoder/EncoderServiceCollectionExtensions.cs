@@ -1,4 +1,4 @@
-using Microsoft.Extensions.Configuration;
+using System.Diagnostics.Metrics;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 
@@ -7,18 +7,16 @@ namespace Sam2Interactive.Encoder;
 public static class EncoderServiceCollectionExtensions
 {
     /// <summary>
-    /// Registers <see cref="ModelOptions"/> (validated now: a bad setting fails start-up with its name) and the encoder session,
-    /// created on first use (the host's warm-up resolves it before reporting ready).
+    /// Registers the encoder stage: its options (also read by the decoder and cache stages), metrics, and the encoder
+    /// session, created on first use (the host's warm-up resolves it before reporting ready).
     /// </summary>
-    public static IServiceCollection AddEncoder(this IServiceCollection services, IConfiguration configuration)
+    public static IServiceCollection AddEncoder(this IServiceCollection services, ModelOptions options)
     {
-        services.AddSingleton(ModelOptions.FromConfiguration(configuration));
-        services.AddSingleton(sp =>
-        {
-            var options = sp.GetRequiredService<ModelOptions>();
-            var logger = sp.GetRequiredService<ILoggerFactory>().CreateLogger("Sam2Interactive.Encoder");
-            return new Sam2Encoder(options.ResolvePaths().Encoder, options, logger);
-        });
+        ArgumentNullException.ThrowIfNull(options);
+        services.AddSingleton(options);
+        services.AddSingleton(sp => new EncoderMetrics(sp.GetService<IMeterFactory>()));
+        services.AddSingleton(sp => new Sam2Encoder(options.ResolvePaths().Encoder, options,
+            sp.GetRequiredService<ILoggerFactory>().CreateLogger("Sam2Interactive.Encoder"), sp.GetRequiredService<EncoderMetrics>()));
         return services;
     }
 }

@@ -1,7 +1,7 @@
 namespace Sam2Interactive.Encoder;
 
 /// <summary>Why an upload could not be turned into pixels; lets the API pick a status code without parsing messages.</summary>
-internal enum ImageDecodeError
+public enum ImageDecodeError
 {
     /// <summary>Zero bytes were supplied.</summary>
     Empty,
@@ -20,7 +20,7 @@ internal enum ImageDecodeError
 /// An uploaded image could not be decoded. <see cref="Exception.Message"/> is safe to show to the client:
 /// it names the problem and never contains file contents or paths.
 /// </summary>
-internal sealed class ImageDecodeException : Exception
+public sealed class ImageDecodeException : Exception
 {
     public ImageDecodeException(ImageDecodeError error, string message)
         : base(message)

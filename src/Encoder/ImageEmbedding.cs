@@ -13,18 +13,14 @@ namespace Sam2Interactive.Encoder;
 /// </remarks>
 public sealed class ImageEmbedding : IDisposable
 {
-    /// <summary>[1,256,64,64]: samexporter <c>image_embed</c>, onnx-community <c>image_embeddings.2</c>.</summary>
-    public static readonly long[] ImageEmbedShape = [1, 256, 64, 64];
-    /// <summary>[1,32,256,256]: <c>high_res_feats_0</c> / <c>image_embeddings.0</c>.</summary>
-    public static readonly long[] HighResFeats0Shape = [1, 32, 256, 256];
-    /// <summary>[1,64,128,128]: <c>high_res_feats_1</c> / <c>image_embeddings.1</c>.</summary>
-    public static readonly long[] HighResFeats1Shape = [1, 64, 128, 128];
+    public const int ImageEmbedLength = Sam2Tensors.ImageEmbedLength;
+    public const int HighResFeats0Length = Sam2Tensors.HighResFeats0Length;
+    public const int HighResFeats1Length = Sam2Tensors.HighResFeats1Length;
 
-    public const int ImageEmbedLength = 256 * 64 * 64;
-    public const int HighResFeats0Length = 32 * 256 * 256;
-    public const int HighResFeats1Length = 64 * 128 * 128;
     /// <summary>Floats in all three tensors (4 Mi: 16 MiB as float32).</summary>
-    public const int TotalLength = ImageEmbedLength + HighResFeats0Length + HighResFeats1Length;
+    public const int TotalLength = Sam2Tensors.EmbeddingLength;
+
+    private static int s_live;
 
     private float[]? _imageEmbed;
     private float[]? _highResFeats0;
@@ -42,8 +38,6 @@ public sealed class ImageEmbedding : IDisposable
         _highResFeats1 = ArrayPool<float>.Shared.Rent(HighResFeats1Length);
         Interlocked.Increment(ref s_live);
     }
-
-    private static int s_live;
 
     /// <summary>Embeddings whose buffers have not been returned yet (tests assert this goes back to its start value).</summary>
     public static int LiveCount => Volatile.Read(ref s_live);

@@ -2,7 +2,7 @@ using Microsoft.Extensions.Logging;
 
 namespace Sam2Interactive.Encoder;
 
-/// <summary>Encoder log messages; EventIds 2000-2999.</summary>
+/// <summary>Encoder log messages; EventIds 2000-2999 (never renumber, rename or reuse one).</summary>
 internal static partial class Log
 {
     [LoggerMessage(2001, LogLevel.Warning, "DEVICE=cuda but this build has no CUDA provider (built without -p:OrtFlavor=Cuda); running on CPU.")]

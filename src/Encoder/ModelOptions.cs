@@ -1,9 +1,8 @@
 using System.Text.RegularExpressions;
-using Microsoft.Extensions.Configuration;
 
 namespace Sam2Interactive.Encoder;
 
-/// <summary>Where the two ONNX files are, and how to run them. Read from flat environment-style keys.</summary>
+/// <summary>Where the two ONNX files are, and how to run them. Api fills them from the environment (docs/configuration.md).</summary>
 public sealed partial class ModelOptions
 {
     /// <summary>The model sizes the official SAM2.1 release has.</summary>
@@ -13,57 +12,31 @@ public sealed partial class ModelOptions
     public const string DefaultModelName = "sam2.1_hiera_tiny";
 
     /// <value>Folder searched for model files (<c>MODEL_DIR</c>, default <c>./models</c>).</value>
-    public string ModelDirectory { get; set; } = "models";
+    public string ModelDirectory { get; init; } = "models";
 
     /// <value><c>MODEL_NAME</c>, or the size named by the seed backend's <c>MODEL_CONFIG</c>/<c>MODEL_CHECKPOINT</c>.</value>
-    public string ModelName { get; set; } = DefaultModelName;
+    public string ModelName { get; init; } = DefaultModelName;
 
     /// <value>Explicit encoder file (<c>ENCODER_PATH</c>); overrides the directory search.</value>
-    public string? EncoderPath { get; set; }
+    public string? EncoderPath { get; init; }
 
     /// <value>Explicit decoder file (<c>DECODER_PATH</c>).</value>
-    public string? DecoderPath { get; set; }
+    public string? DecoderPath { get; init; }
 
     /// <value><c>DEVICE</c>: cuda or cpu. Default: cuda when this build carries the CUDA provider, else cpu.</value>
-    public string Device { get; set; } = DefaultDevice;
+    public string Device { get; init; } = DefaultDevice;
 
     /// <value><c>MAX_IMAGE_PIXELS</c>: images with more pixels are refused from their header, before decoding. Default 100 M.</value>
-    public long MaxImagePixels { get; set; } = 100_000_000;
+    public long MaxImagePixels { get; init; } = 100_000_000;
 
     /// <value>ONNX Runtime intra-op threads (<c>THREADS</c>); 0 lets ONNX Runtime choose (one per core).</value>
-    public int Threads { get; set; }
+    public int Threads { get; init; }
 
 #if ORT_CUDA
     public const string DefaultDevice = "cuda";
 #else
     public const string DefaultDevice = "cpu";
 #endif
-
-    /// <summary>Reads MODEL_DIR, MODEL_NAME, MODEL_CONFIG, MODEL_CHECKPOINT, ENCODER_PATH, DECODER_PATH, DEVICE, THREADS.</summary>
-    /// <exception cref="ArgumentException">A setting has an invalid value; the message names it.</exception>
-    public static ModelOptions FromConfiguration(IConfiguration configuration)
-    {
-        var options = new ModelOptions();
-        if (configuration["MODEL_DIR"] is { Length: > 0 } dir) options.ModelDirectory = dir;
-        var name = configuration["MODEL_NAME"];
-        if (string.IsNullOrEmpty(name))
-        {
-            name = NameFromSeedSetting(configuration["MODEL_CONFIG"]) ?? NameFromSeedSetting(configuration["MODEL_CHECKPOINT"]);
-        }
-        if (!string.IsNullOrEmpty(name)) options.ModelName = name;
-        if (configuration["ENCODER_PATH"] is { Length: > 0 } enc) options.EncoderPath = enc;
-        if (configuration["DECODER_PATH"] is { Length: > 0 } dec) options.DecoderPath = dec;
-        if (configuration["DEVICE"] is { Length: > 0 } device)
-        {
-            device = device.Trim().ToLowerInvariant();
-            if (device != "cpu" && device != "cuda" && !device.StartsWith("cuda:", StringComparison.Ordinal))
-                throw new ArgumentException($"DEVICE must be 'cpu' or 'cuda' (or 'cuda:N'), not '{device}'.");
-            options.Device = device;
-        }
-        options.Threads = Settings.ReadInt(configuration, "THREADS", options.Threads, 0, 1024);
-        options.MaxImagePixels = Settings.ReadInt64(configuration, "MAX_IMAGE_PIXELS", options.MaxImagePixels, 1, long.MaxValue);
-        return options;
-    }
 
     /// <summary>
     /// Maps the seed backend's names (<c>sam2.1_hiera_l.yaml</c>, <c>configs/sam2.1/sam2.1_hiera_b+.yaml</c>,

@@ -3,23 +3,23 @@ using Microsoft.ML.OnnxRuntime;
 
 namespace Sam2Interactive.Encoder;
 
-/// <summary>Creates ONNX Runtime sessions for the configured device; CUDA falls back to CPU with one warning.</summary>
-internal static class OrtSessionFactory
+/// <summary>
+/// Creates the ONNX Runtime session of one model for the configured device. CUDA falls back to CPU with one warning; the
+/// provider a session really got is returned with it, so every session wrapper reports its own.
+/// </summary>
+public static class OrtSessionFactory
 {
-    /// <summary>Provider the last session was created with ("CUDA" or "CPU"), for /health and logs.</summary>
-    public static string ActiveProvider { get; private set; } = "CPU";
-
+    /// <param name="provider">"CUDA" or "CPU": the execution provider this session runs on.</param>
     /// <exception cref="InvalidDataException">The file is missing or not a loadable ONNX model; the message names it.</exception>
-    public static InferenceSession Create(string path, ModelOptions options, ILogger logger)
+    public static InferenceSession Create(string path, ModelOptions options, ILogger logger, out string provider)
     {
+        ArgumentNullException.ThrowIfNull(options);
         if (!File.Exists(path)) throw new InvalidDataException($"Model file '{path}' does not exist.");
-        var sessionOptions = CreateOptions(options, logger, out var provider);
+        var sessionOptions = CreateOptions(options, logger, out provider);
         try
         {
             // By path, not bytes: external-data weights (*.onnx_data) are resolved relative to the file.
-            var session = new InferenceSession(path, sessionOptions);
-            ActiveProvider = provider;
-            return session;
+            return new InferenceSession(path, sessionOptions);
         }
         catch (OnnxRuntimeException e)
         {

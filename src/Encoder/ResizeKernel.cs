@@ -13,7 +13,7 @@ internal sealed class ResizeKernel
     // could send many sizes; past this many entries the cache is simply cleared.
     private const int MaxCachedKernels = 256;
 
-    private static readonly ConcurrentDictionary<(int In, int Out), ResizeKernel> _cache = new();
+    private static readonly ConcurrentDictionary<(int In, int Out), ResizeKernel> s_cache = new();
 
     private readonly int[] _starts;
     private readonly int[] _counts;
@@ -57,17 +57,17 @@ internal sealed class ResizeKernel
     /// <summary>Cached kernel for (<paramref name="inSize"/> → <paramref name="outSize"/>); built once per pair.</summary>
     public static ResizeKernel Get(int inSize, int outSize)
     {
-        if (_cache.TryGetValue((inSize, outSize), out var kernel))
+        if (s_cache.TryGetValue((inSize, outSize), out var kernel))
         {
             return kernel;
         }
 
-        if (_cache.Count >= MaxCachedKernels)
+        if (s_cache.Count >= MaxCachedKernels)
         {
-            _cache.Clear();
+            s_cache.Clear();
         }
 
-        return _cache.GetOrAdd((inSize, outSize), static key => Create(key.In, key.Out));
+        return s_cache.GetOrAdd((inSize, outSize), static key => Create(key.In, key.Out));
     }
 
     /// <summary>

@@ -8,35 +8,35 @@ namespace Sam2Interactive.Encoder;
 
 /// <summary>
 /// The SAM2 image encoder: one ONNX session, reused and run concurrently. Binds tensors by name; the export format is
-/// detected from the session's names (samexporter/X-AnyLabeling, onnx-community, ONNX Runtime's exporter, osam).
+/// detected from the session's names (samexporter/X-AnyLabeling, onnx-community, ONNX Runtime's exporter, osam;
+/// docs/sam2-onnx.md §1). Records its runs and stage timings on <see cref="EncoderMetrics"/>.
 /// </summary>
-internal sealed class Sam2Encoder : IDisposable
+public sealed class Sam2Encoder : IDisposable
 {
-    private const int InputLength = 3 * Sam2Preprocessor.InputSize * Sam2Preprocessor.InputSize;
-    private static readonly long[] InputShape = [1, 3, Sam2Preprocessor.InputSize, Sam2Preprocessor.InputSize];
-
-    // Output names per canonical slot, across the export formats (sam2-onnx.md §1).
-    private static readonly string[] HighRes0Names = ["high_res_feats_0", "image_embeddings.0", "image_features_0", "high_res_features1"];
-    private static readonly string[] HighRes1Names = ["high_res_feats_1", "image_embeddings.1", "image_features_1", "high_res_features2"];
-    private static readonly string[] ImageEmbedNames = ["image_embed", "image_embeddings.2", "image_embeddings"];
-
     private readonly InferenceSession _session;
     private readonly string[] _inputNames;
     private readonly string[] _outputNames;
+    private readonly ModelOptions _options;
+    private readonly EncoderMetrics _metrics;
     private long _runs;
 
-    public Sam2Encoder(string path, ModelOptions options, ILogger logger)
+    /// <param name="metrics">Where runs and timings go; null for a meter no host exports.</param>
+    /// <exception cref="InvalidDataException">The file is missing, not loadable, or not a SAM2 image encoder; the message names it.</exception>
+    public Sam2Encoder(string path, ModelOptions options, ILogger logger, EncoderMetrics? metrics = null)
     {
-        _session = OrtSessionFactory.Create(path, options, logger);
+        ArgumentNullException.ThrowIfNull(options);
+        _options = options;
+        _metrics = metrics ?? new EncoderMetrics(null);
+        _session = OrtSessionFactory.Create(path, options, logger, out var provider);
         try
         {
             _inputNames = [ResolveInput(_session, path)];
             var outputs = _session.OutputMetadata.Keys.ToHashSet(StringComparer.Ordinal);
             _outputNames =
             [
-                Pick(outputs, ImageEmbedNames, path),
-                Pick(outputs, HighRes0Names, path),
-                Pick(outputs, HighRes1Names, path),
+                Pick(outputs, Sam2Tensors.ImageEmbedNames, path),
+                Pick(outputs, Sam2Tensors.HighResFeats0Names, path),
+                Pick(outputs, Sam2Tensors.HighResFeats1Names, path),
             ];
             Format = _inputNames[0] == "pixel_values" ? "onnx-community" : _outputNames[0] switch
             {
@@ -45,7 +45,8 @@ internal sealed class Sam2Encoder : IDisposable
                 _ => "osam",
             };
             Path = path;
-            Log.EncoderLoaded(logger, path, Format, OrtSessionFactory.ActiveProvider);
+            Provider = provider;
+            Log.EncoderLoaded(logger, path, Format, provider);
         }
         catch
         {
@@ -59,35 +60,38 @@ internal sealed class Sam2Encoder : IDisposable
 
     public string Path { get; }
 
-    /// <summary>Encoder runs since start (metrics, tests).</summary>
+    /// <summary>Execution provider this session runs on: "CUDA" or "CPU".</summary>
+    public string Provider { get; }
+
+    /// <summary>Encoder runs for images since start (not the warm-up).</summary>
     public long Runs => Interlocked.Read(ref _runs);
 
-    /// <summary>Decodes an encoded image (EXIF orientation applied), preprocesses it and runs the encoder.</summary>
+    /// <summary>
+    /// Decodes an encoded image (EXIF orientation applied; refused from its header above MAX_IMAGE_PIXELS), preprocesses
+    /// it and runs the encoder.
+    /// </summary>
+    /// <returns>A new embedding; the caller owns its one reference.</returns>
     /// <exception cref="ImageDecodeException">The bytes are not an image this server can read, or too large.</exception>
-    public ImageEmbedding EncodeImage(ReadOnlySpan<byte> encoded, long maxPixels, out EncodeTimings timings)
+    public ImageEmbedding EncodeImage(ReadOnlySpan<byte> encoded)
     {
         var start = Stopwatch.GetTimestamp();
-        using var image = ImageDecoder.Decode(encoded, maxPixels);
-        var decoded = Stopwatch.GetTimestamp();
-        var embedding = Encode(image, out var run);
-        var total = Stopwatch.GetElapsedTime(decoded);
-        timings = new EncodeTimings(Stopwatch.GetElapsedTime(start, decoded), total - run, run);
-        return embedding;
+        using var image = ImageDecoder.Decode(encoded, _options.MaxImagePixels);
+        _metrics.StageSeconds.Record("image_decode", Stopwatch.GetElapsedTime(start));
+        return Encode(image);
     }
 
     /// <summary>Preprocesses <paramref name="image"/> and runs the encoder.</summary>
     /// <returns>A new embedding; the caller owns its one reference.</returns>
-    public ImageEmbedding Encode(DecodedImage image) => Encode(image, out _);
-
-    /// <inheritdoc cref="Encode(DecodedImage)"/>
-    /// <param name="runTime">Time spent in the ONNX session alone.</param>
-    public ImageEmbedding Encode(DecodedImage image, out TimeSpan runTime)
+    internal ImageEmbedding Encode(DecodedImage image)
     {
-        var input = ArrayPool<float>.Shared.Rent(InputLength);
+        var start = Stopwatch.GetTimestamp();
+        var input = ArrayPool<float>.Shared.Rent(Sam2Tensors.InputLength);
         try
         {
-            Sam2Preprocessor.ToInputTensor(image, input.AsSpan(0, InputLength));
-            return Run(input.AsMemory(0, InputLength), image.Width, image.Height, out runTime);
+            Sam2Preprocessor.ToInputTensor(image, input.AsSpan(0, Sam2Tensors.InputLength));
+            var embedding = Run(input.AsMemory(0, Sam2Tensors.InputLength), image.Width, image.Height);
+            _metrics.StageSeconds.Record("encode", Stopwatch.GetElapsedTime(start));
+            return embedding;
         }
         finally
         {
@@ -95,22 +99,44 @@ internal sealed class Sam2Encoder : IDisposable
         }
     }
 
-    /// <summary>Runs the encoder on an already normalised [1,3,1024,1024] tensor.</summary>
-    public ImageEmbedding Run(Memory<float> input, int originalWidth, int originalHeight, out TimeSpan runTime)
+    /// <summary>Runs the encoder on an already normalised [1,3,1024,1024] tensor and counts the run.</summary>
+    /// <returns>A new embedding for an image of the given original size; the caller owns its one reference.</returns>
+    public ImageEmbedding Run(Memory<float> input, int originalWidth, int originalHeight)
+    {
+        var embedding = RunSession(input, originalWidth, originalHeight);
+        Interlocked.Increment(ref _runs);
+        _metrics.Runs.Add(1);
+        return embedding;
+    }
+
+    /// <summary>One uncounted run on a blank image, so the first real encode pays no session initialisation.</summary>
+    /// <returns>A 64×64 embedding for the decoder's warm-up; the caller owns it.</returns>
+    public ImageEmbedding WarmUp()
+    {
+        var input = ArrayPool<float>.Shared.Rent(Sam2Tensors.InputLength);
+        try
+        {
+            input.AsSpan(0, Sam2Tensors.InputLength).Clear();
+            return RunSession(input.AsMemory(0, Sam2Tensors.InputLength), 64, 64);
+        }
+        finally
+        {
+            ArrayPool<float>.Shared.Return(input);
+        }
+    }
+
+    private ImageEmbedding RunSession(Memory<float> input, int originalWidth, int originalHeight)
     {
         var embedding = new ImageEmbedding(originalWidth, originalHeight);
         try
         {
             // Outputs are written straight into the embedding's pooled buffers: no copy of the 16 MiB.
-            using var inputValue = OrtValue.CreateTensorValueFromMemory(OrtMemoryInfo.DefaultInstance, input, InputShape);
-            using var embed = OrtValue.CreateTensorValueFromMemory(OrtMemoryInfo.DefaultInstance, embedding.ImageEmbed, ImageEmbedding.ImageEmbedShape);
-            using var feats0 = OrtValue.CreateTensorValueFromMemory(OrtMemoryInfo.DefaultInstance, embedding.HighResFeats0, ImageEmbedding.HighResFeats0Shape);
-            using var feats1 = OrtValue.CreateTensorValueFromMemory(OrtMemoryInfo.DefaultInstance, embedding.HighResFeats1, ImageEmbedding.HighResFeats1Shape);
+            using var inputValue = OrtValue.CreateTensorValueFromMemory(OrtMemoryInfo.DefaultInstance, input, Sam2Tensors.InputShape.ToArray());
+            using var embed = OrtValue.CreateTensorValueFromMemory(OrtMemoryInfo.DefaultInstance, embedding.ImageEmbed, Sam2Tensors.ImageEmbedShape.ToArray());
+            using var feats0 = OrtValue.CreateTensorValueFromMemory(OrtMemoryInfo.DefaultInstance, embedding.HighResFeats0, Sam2Tensors.HighResFeats0Shape.ToArray());
+            using var feats1 = OrtValue.CreateTensorValueFromMemory(OrtMemoryInfo.DefaultInstance, embedding.HighResFeats1, Sam2Tensors.HighResFeats1Shape.ToArray());
             using var runOptions = new RunOptions();
-            var start = Stopwatch.GetTimestamp();
             _session.Run(runOptions, _inputNames, [inputValue], _outputNames, [embed, feats0, feats1]);
-            runTime = Stopwatch.GetElapsedTime(start);
-            Interlocked.Increment(ref _runs);
             return embedding;
         }
         catch
@@ -128,12 +154,12 @@ internal sealed class Sam2Encoder : IDisposable
             throw new InvalidDataException($"'{path}' is not a SAM2 image encoder: it has {session.InputMetadata.Count} inputs ({string.Join(", ", session.InputMetadata.Keys)}), expected one image input.");
         var (name, meta) = session.InputMetadata.First();
         var dims = meta.Dimensions;
-        if (meta.ElementDataType != TensorElementType.Float || dims.Length != 4 || dims[1] != 3 || dims[2] != 1024 || dims[3] != 1024)
+        if (meta.ElementDataType != TensorElementType.Float || dims.Length != 4 || dims[1] != 3 || dims[2] != Sam2Tensors.InputSize || dims[3] != Sam2Tensors.InputSize)
             throw new InvalidDataException($"'{path}': encoder input '{name}' must be float32 [1,3,1024,1024], not {meta.ElementDataType} [{string.Join(",", dims)}].");
         return name;
     }
 
-    private static string Pick(HashSet<string> names, string[] candidates, string path)
+    private static string Pick(HashSet<string> names, IReadOnlyList<string> candidates, string path)
     {
         foreach (var c in candidates)
         {
@@ -142,6 +168,3 @@ internal sealed class Sam2Encoder : IDisposable
         throw new InvalidDataException($"'{path}' is not a SAM2 image encoder this server knows: none of the outputs [{string.Join(", ", names)}] is one of [{string.Join(", ", candidates)}].");
     }
 }
-
-/// <summary>Where an encode's time went: image decode, SAM2 preprocessing, the ONNX session.</summary>
-internal readonly record struct EncodeTimings(TimeSpan ImageDecode, TimeSpan Preprocess, TimeSpan Run);

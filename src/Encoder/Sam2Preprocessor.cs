@@ -12,15 +12,15 @@ namespace Sam2Interactive.Encoder;
 internal static class Sam2Preprocessor
 {
     /// <summary>Side of the square encoder input.</summary>
-    public const int InputSize = 1024;
+    public const int InputSize = Sam2Tensors.InputSize;
 
     /// <summary>Elements of the [1,3,1024,1024] input tensor.</summary>
     public const int TensorLength = 3 * InputSize * InputSize;
 
     private const int PlaneLength = InputSize * InputSize;
 
-    private static readonly double[] _mean = [0.485, 0.456, 0.406];
-    private static readonly double[] _std = [0.229, 0.224, 0.225];
+    private static readonly double[] s_mean = [0.485, 0.456, 0.406];
+    private static readonly double[] s_std = [0.229, 0.224, 0.225];
 
     /// <summary>Writes the normalised tensor for a decoded image (its pixel buffer, which may be DCT-scaled).</summary>
     public static void ToInputTensor(DecodedImage image, Span<float> destination)
@@ -58,8 +58,8 @@ internal static class Sam2Preprocessor
             ResizeRows(rgb, width, height, horizontal, rowPlanes);
             for (var c = 0; c < 3; c++)
             {
-                var scale = (float)(1.0 / (255.0 * _std[c]));
-                var bias = (float)(-_mean[c] / _std[c]);
+                var scale = (float)(1.0 / (255.0 * s_std[c]));
+                var bias = (float)(-s_mean[c] / s_std[c]);
                 ResizeColumns(rowPlanes.Slice(c * planeLength, planeLength), vertical, scale, bias,
                     destination.Slice(c * PlaneLength, PlaneLength));
             }

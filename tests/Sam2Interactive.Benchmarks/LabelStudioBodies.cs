@@ -3,7 +3,7 @@ using System.Text.Json;
 
 namespace Sam2Interactive.Benchmarks;
 
-/// <summary>Request bodies shaped as Label Studio 1.x sends them (label-studio-protocol.md): a smart-keypoint click and a
+/// <summary>Request bodies shaped as Label Studio 1.x sends them (docs/label-studio-protocol.md): a smart-keypoint click and a
 /// TASKS_CREATED webhook.</summary>
 internal static class LabelStudioBodies
 {

@@ -1,5 +1,8 @@
 using System.Diagnostics;
+using System.Diagnostics.Metrics;
+using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging.Abstractions;
+using Sam2Interactive.Api.Metrics;
 using Sam2Interactive.Decoder;
 using Sam2Interactive.Encoder;
 using Sam2Interactive.StandIns;
@@ -17,8 +20,11 @@ internal static class StandInCost
         var (encoderPath, decoderPath) = args.ResolveModels();
         var options = new ModelOptions { EncoderPath = encoderPath, DecoderPath = decoderPath, Device = "cpu", Threads = args.Threads };
         var load = Stopwatch.StartNew();
+        using var meters = new ServiceCollection().AddMetrics().BuildServiceProvider();
+        var meterFactory = meters.GetRequiredService<IMeterFactory>();
+        using var stages = new StageTimings(meterFactory);
         using var encoder = new Sam2Encoder(encoderPath, options, NullLogger.Instance);
-        using var decoder = new Sam2Decoder(decoderPath, options, new DecoderOptions(), NullLogger.Instance);
+        using var decoder = new Sam2Decoder(decoderPath, options, new DecoderOptions(), NullLogger.Instance, new DecoderMetrics(meterFactory));
         Console.WriteLine($"models: {encoderPath} | {decoderPath} (loaded in {load.Elapsed.TotalSeconds:F1} s)");
 
         var input = new float[Sam2Preprocessor.TensorLength];
@@ -29,7 +35,9 @@ internal static class StandInCost
         {
             embedding?.Dispose();
             var cpu = Process.GetCurrentProcess().TotalProcessorTime;
-            embedding = encoder.Run(input, 1024, 1024, out var run);
+            var start = Stopwatch.GetTimestamp();
+            embedding = encoder.Run(input, 1024, 1024);
+            var run = Stopwatch.GetElapsedTime(start);
             if (i == 0) continue; // first run includes lazy allocations
             encodeTimes.Add(run.TotalMilliseconds);
             encodeCpu.Add((Process.GetCurrentProcess().TotalProcessorTime - cpu).TotalMilliseconds);
@@ -43,7 +51,7 @@ internal static class StandInCost
             var cpu = Process.GetCurrentProcess().TotalProcessorTime;
             using var mask = decoder.Predict(embedding!, prompt, 1024, 1024);
             if (i < 2) continue;
-            decodeTimes.Add(mask.RunTime.TotalMilliseconds);
+            decodeTimes.Add(stages.LastMilliseconds("decode"));
             decodeCpu.Add((Process.GetCurrentProcess().TotalProcessorTime - cpu).TotalMilliseconds);
         }
         embedding!.Dispose();
@@ -67,8 +75,8 @@ internal static class StandInCost
         using var smallEncoder = new Sam2Encoder(smallEncoderPath, options, NullLogger.Instance);
         using var smallDecoder = new Sam2Decoder(smallDecoderPath, options, new DecoderOptions(), NullLogger.Instance);
         var image = BenchImages.Create(1024, 1024);
-        using var big = encoder.EncodeImage(image.Encoded, ImageDecoder.DefaultMaxPixels, out _);
-        using var small = smallEncoder.EncodeImage(image.Encoded, ImageDecoder.DefaultMaxPixels, out _);
+        using var big = encoder.EncodeImage(image.Encoded);
+        using var small = smallEncoder.EncodeImage(image.Encoded);
         var maxDiff = 0f;
         foreach (var (a, b) in new[] { (big.ImageEmbed, small.ImageEmbed), (big.HighResFeats0, small.HighResFeats0), (big.HighResFeats1, small.HighResFeats1) })
         {

@@ -5,7 +5,7 @@ namespace Sam2Interactive.StandIns;
 
 /// <summary>
 /// Stand-in prompt decoder: a colour-distance segmenter on the 256×256 grid of high_res_feats_0 channels 0..2,
-/// wrapped in the I/O signature of each export format. See the brief (standin.md) for the exact maths.
+/// wrapped in the I/O signature of each export format. See docs/stand-ins.md for the exact maths.
 /// </summary>
 internal static class DecoderGraph
 {
@@ -16,10 +16,10 @@ internal static class DecoderGraph
     private const float Big = 1e4f;
 
     /// <summary>Colour tolerance per mask; mask 1 is the one the constant IoU scores select.</summary>
-    private static readonly float[] Tolerances = [0.5f, 1.0f, 2.0f];
+    private static readonly float[] s_tolerances = [0.5f, 1.0f, 2.0f];
 
     /// <summary>Constant IoU predictions; argmax is mask 1 on purpose so callers must not take mask 0.</summary>
-    private static readonly float[] IouScores = [0.80f, 0.93f, 0.87f];
+    private static readonly float[] s_iouScores = [0.80f, 0.93f, 0.87f];
 
     private const float LogitScale = 8f, MaskInputWeight = 0.5f, LogitClip = 32f;
 
@@ -182,7 +182,7 @@ internal static class DecoderGraph
         var minNeg = g.Op("Min", MinOver(Is(0f)), big);
 
         var logits = g.Op("Mul", g.Op("Min",
-            g.Op("Sub", g.Floats(Tolerances, 1, 3, 1), minPos),
+            g.Op("Sub", g.Floats(s_tolerances, 1, 3, 1), minPos),
             g.Op("Sub", minNeg, minPos)), g.Scalar(LogitScale));                                                                     // [N,3,65536]
 
         // Box restriction: distance (1024-space px) of each cell centre inside the box; negative outside.
@@ -215,7 +215,7 @@ internal static class DecoderGraph
 
         // iou [N,3] = constants + 0·(one element of every other feature map).
         var n = g.Op("Shape", [labels], [Int("start", 0), Int("end", 1)]);
-        var iou = g.Op("Expand", g.Floats(IouScores, 1, 3), g.Op("Concat", [n, g.Int64s([3], 1)], [Int("axis", 0)]));
+        var iou = g.Op("Expand", g.Floats(s_iouScores, 1, 3), g.Op("Concat", [n, g.Int64s([3], 1)], [Int("axis", 0)]));
         for (var i = 0; i < unusedFeats.Length; i++)
         {
             var first = g.Op("Slice", unusedFeats[i], g.Int64s([0, 0, 0, 0], 4), g.Int64s([1, 1, 1, 1], 4));

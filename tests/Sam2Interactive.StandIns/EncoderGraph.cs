@@ -10,7 +10,7 @@ namespace Sam2Interactive.StandIns;
 internal static class EncoderGraph
 {
     /// <summary>(stride, channels, side) per output in declaration order: feats0, feats1, image_embed.</summary>
-    private static readonly (int Stride, int Channels, int Side)[] Levels = [(4, 32, 256), (8, 64, 128), (16, 256, 64)];
+    private static readonly (int Stride, int Channels, int Side)[] s_levels = [(4, 32, 256), (8, 64, 128), (16, 256, 64)];
 
     /// <summary>Realistic size: 3×3 convs over the 256-channel 64×64 level (see <see cref="CostChain"/>); tuned so a run takes
     /// ≈ 7 s on a 2-core AMD EPYC with ONNX Runtime 1.31 CPU (docs/benchmarks.md).</summary>
@@ -28,13 +28,13 @@ internal static class EncoderGraph
         var g = new OnnxGraphBuilder("sam2_standin_encoder");
         g.Input(input, OnnxGraphBuilder.Float, batch, 3, 1024, 1024);
         var rng = new SplitMix64(0x5A4D_3201);
-        for (var i = 0; i < Levels.Length; i++)
+        for (var i = 0; i < s_levels.Length; i++)
         {
-            var (stride, channels, side) = Levels[i];
+            var (stride, channels, side) = s_levels[i];
             var pooled = g.Op("AveragePool", [input],
                 [OnnxGraphBuilder.Ints("kernel_shape", stride, stride), OnnxGraphBuilder.Ints("strides", stride, stride)]);
             var (weight, bias) = MixWeights(channels, ref rng);
-            var realistic = size == StandInSize.Realistic && i == Levels.Length - 1;
+            var realistic = size == StandInSize.Realistic && i == s_levels.Length - 1;
             var level = g.Op("Conv", [pooled, g.Floats(weight, channels, 3, 1, 1), g.Floats(bias, channels)],
                 [OnnxGraphBuilder.Ints("kernel_shape", 1, 1)], realistic ? null : outputs[i]);
             if (realistic)

@@ -1,6 +1,6 @@
 namespace Sam2Interactive.StandIns;
 
-/// <summary>Which real SAM2 ONNX export's I/O signature a stand-in model pair reproduces (see shared docs sam2-onnx.md §1).</summary>
+/// <summary>Which real SAM2 ONNX export's I/O signature a stand-in model pair reproduces (see shared docs docs/sam2-onnx.md §1).</summary>
 public enum StandInFormat
 {
     /// <summary>vietanhdev/samexporter (AnyLabeling, X-AnyLabeling): 7-input decoder, float labels, 256×256 logits.</summary>

@@ -31,8 +31,8 @@ internal static class ModelsCommand
     private const double Megabyte = 1_000_000;
 
     // A connection that delivers nothing for this long is treated as dead (the .part is kept for a resume).
-    private static readonly TimeSpan StallTimeout = TimeSpan.FromSeconds(60);
-    private static readonly TimeSpan ConnectTimeout = TimeSpan.FromSeconds(30);
+    private static readonly TimeSpan s_stallTimeout = TimeSpan.FromSeconds(60);
+    private static readonly TimeSpan s_connectTimeout = TimeSpan.FromSeconds(30);
 
     /// <summary>Builds the <c>models</c> command; the root command adds it as a subcommand.</summary>
     public static Command Create()
@@ -177,7 +177,7 @@ internal static class ModelsCommand
     {
         var handler = new SocketsHttpHandler
         {
-            ConnectTimeout = ConnectTimeout,
+            ConnectTimeout = s_connectTimeout,
             AutomaticDecompression = DecompressionMethods.None, // byte counts must match Content-Length
         };
 
@@ -249,7 +249,7 @@ internal static class ModelsCommand
                 using var stall = CancellationTokenSource.CreateLinkedTokenSource(ct);
                 while (true)
                 {
-                    stall.CancelAfter(StallTimeout);
+                    stall.CancelAfter(s_stallTimeout);
                     int read;
                     try
                     {
@@ -257,7 +257,7 @@ internal static class ModelsCommand
                     }
                     catch (OperationCanceledException) when (!ct.IsCancellationRequested)
                     {
-                        throw new IOException($"no data for {StallTimeout.TotalSeconds:F0} s");
+                        throw new IOException($"no data for {s_stallTimeout.TotalSeconds:F0} s");
                     }
 
                     if (read == 0)

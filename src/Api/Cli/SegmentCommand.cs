@@ -1,9 +1,10 @@
 using System.CommandLine;
 using System.Diagnostics;
+using System.Diagnostics.Metrics;
 using System.Globalization;
 using System.Text.Json;
-using Microsoft.Extensions.Logging;
-using Microsoft.Extensions.Logging.Abstractions;
+using Sam2Interactive.Api.Configuration;
+using Sam2Interactive.Api.Metrics;
 using Sam2Interactive.Decoder;
 using Sam2Interactive.Encoder;
 using SkiaSharp;
@@ -33,18 +34,19 @@ internal static class SegmentCommand
         {
             try
             {
-                var options = new ModelOptions
+                // The same settings model as the server: every setting that applies here (DEVICE, THREADS, MAX_IMAGE_PIXELS,
+                // MAX_HOLE_AREA, the seed's MODEL_CONFIG, …) is honoured; the options override their settings.
+                var settings = SettingReader.FromEnvironment(new Dictionary<string, string?>
                 {
-                    EncoderPath = parse.GetValue(encoder),
-                    DecoderPath = parse.GetValue(decoder),
-                    ModelDirectory = parse.GetValue(modelDir) ?? Environment.GetEnvironmentVariable("MODEL_DIR") ?? "models",
-                    ModelName = parse.GetValue(model) ?? Environment.GetEnvironmentVariable("MODEL_NAME") ?? ModelOptions.DefaultModelName,
-                    Device = Environment.GetEnvironmentVariable("DEVICE") ?? ModelOptions.DefaultDevice,
-                };
+                    ["ENCODER_PATH"] = parse.GetValue(encoder),
+                    ["DECODER_PATH"] = parse.GetValue(decoder),
+                    ["MODEL_DIR"] = parse.GetValue(modelDir),
+                    ["MODEL_NAME"] = parse.GetValue(model),
+                });
                 var clicks = (parse.GetValue(points) ?? []).Select(p => ParsePoint(p, true))
                     .Concat((parse.GetValue(negatives) ?? []).Select(p => ParsePoint(p, false))).ToList();
                 var boxList = (parse.GetValue(boxes) ?? []).Select(ParseBox).ToList();
-                var result = Run(options, parse.GetValue(image)!, clicks, boxList, parse.GetValue(output)!);
+                var result = Run(Sam2Settings.ReadModel(settings), Sam2Settings.ReadDecoder(settings), parse.GetValue(image)!, clicks, boxList, parse.GetValue(output)!);
                 if (parse.GetValue(json))
                 {
                     Console.Out.WriteLine(JsonSerializer.Serialize(result, SegmentJsonContext.Default.SegmentResult));
@@ -61,17 +63,24 @@ internal static class SegmentCommand
     }
 
     /// <summary>Encodes the image once, decodes every prompt, writes the union mask. Returns the timings and scores.</summary>
-    internal static SegmentResult Run(ModelOptions options, string imagePath, IReadOnlyList<PromptPoint> clicks, IReadOnlyList<PromptBox> boxes, string outPath, ILogger? logger = null)
+    internal static SegmentResult Run(ModelOptions options, DecoderOptions decoderOptions, string imagePath, IReadOnlyList<PromptPoint> clicks,
+        IReadOnlyList<PromptBox> boxes, string outPath)
     {
-        logger ??= NullLogger.Instance;
         if (clicks.Count == 0 && boxes.Count == 0) throw new ArgumentException("give at least one --point, --negative or --box");
-        var (encoderPath, decoderPath) = options.ResolvePaths();
-        using var encoder = new Sam2Encoder(encoderPath, options, logger);
-        using var decoder = new Sam2Decoder(decoderPath, options, new DecoderOptions(), logger);
+        // The stages as the server composes them, with a meter scope of their own for the stage timings printed below.
+        using var services = new ServiceCollection()
+            .AddLogging()
+            .AddMetrics()
+            .AddEncoder(options)
+            .AddDecoder(decoderOptions)
+            .BuildServiceProvider();
+        using var stages = new StageTimings(services.GetRequiredService<IMeterFactory>());
+        var encoder = services.GetRequiredService<Sam2Encoder>();
+        var decoder = services.GetRequiredService<Sam2Decoder>();
         var bytes = File.ReadAllBytes(imagePath);
 
         var encodeStart = Stopwatch.GetTimestamp();
-        using var embedding = encoder.EncodeImage(bytes, options.MaxImagePixels, out var timings);
+        using var embedding = encoder.EncodeImage(bytes);
         var encodeMs = Stopwatch.GetElapsedTime(encodeStart).TotalMilliseconds;
 
         // Points alone are one object; with boxes, every box is one object carrying the clicks.
@@ -89,7 +98,7 @@ internal static class SegmentCommand
             }
             MaskPng.Write(outPath, union, width, height);
             return new SegmentResult(width, height, masks.Max(m => m.Score), masks.Select(m => m.Score).ToArray(),
-                Math.Round(encodeMs, 2), Math.Round(timings.Run.TotalMilliseconds, 2), Math.Round(decodeMs, 2),
+                Math.Round(encodeMs, 2), Math.Round(stages.Milliseconds("encode"), 2), Math.Round(decodeMs, 2),
                 encoder.Format, decoder.Format, masks.Length, union.Length - System.MemoryExtensions.Count(union, (byte)0));
         }
         finally

@@ -1,8 +1,5 @@
 using System.Security.Cryptography;
 using System.Text;
-using Microsoft.AspNetCore.Builder;
-using Microsoft.AspNetCore.Http;
-using Microsoft.Extensions.Configuration;
 
 namespace Sam2Interactive.Api.LabelStudio;
 
@@ -64,24 +61,6 @@ internal sealed class BasicAuthCredentials
         _pass = Encoding.UTF8.GetBytes(pass);
     }
 
-    /// <summary>Null when Basic auth is off (both unset).</summary>
-    /// <exception cref="InvalidOperationException">Only one of the two settings is set.</exception>
-    public static BasicAuthCredentials? FromConfiguration(IConfiguration configuration)
-    {
-        var user = configuration["BASIC_AUTH_USER"];
-        var pass = configuration["BASIC_AUTH_PASS"];
-        var hasUser = !string.IsNullOrEmpty(user);
-        var hasPass = !string.IsNullOrEmpty(pass);
-        if (hasUser != hasPass)
-        {
-            throw new InvalidOperationException(hasUser
-                ? "BASIC_AUTH_PASS must be set when BASIC_AUTH_USER is set (or unset both to turn Basic auth off)."
-                : "BASIC_AUTH_USER must be set when BASIC_AUTH_PASS is set (or unset both to turn Basic auth off).");
-        }
-
-        return hasUser ? new BasicAuthCredentials(user!, pass!) : null;
-    }
-
     /// <summary>True when <paramref name="authorizationHeader"/> is <c>Basic base64(user:pass)</c> with both parts equal.</summary>
     public bool Matches(string? authorizationHeader)
     {
@@ -116,8 +95,6 @@ internal sealed class WebhookSecretFilter(string? secret) : IEndpointFilter
     public const string HeaderName = "X-Webhook-Secret";
 
     private readonly string? _secret = string.IsNullOrEmpty(secret) ? null : secret;
-
-    public static WebhookSecretFilter FromConfiguration(IConfiguration configuration) => new(configuration["WEBHOOK_SECRET"]);
 
     /// <summary>True when no secret is configured or the request carries it.</summary>
     public bool IsAuthorized(HttpRequest request) =>

@@ -3,7 +3,6 @@ using System.Net;
 using System.Net.Sockets;
 using System.Text;
 using Microsoft.AspNetCore.WebUtilities;
-using Microsoft.Extensions.Logging;
 using Polly;
 using Polly.Retry;
 using Polly.Timeout;
@@ -14,7 +13,7 @@ namespace Sam2Interactive.Api.LabelStudio;
 /// An image's bytes in a buffer rented from <see cref="ArrayPool{T}.Shared"/>. The owner disposes it exactly once,
 /// which returns the buffer; <see cref="Bytes"/> must not be used afterwards.
 /// </summary>
-internal sealed class FetchedImage : IDisposable
+internal sealed class FetchedImage : IMemoryOwner<byte>
 {
     private byte[]? _buffer;
 
@@ -31,7 +30,10 @@ internal sealed class FetchedImage : IDisposable
     public int Length { get; }
 
     /// <summary>The encoded image (JPEG/PNG/...), <see cref="Length"/> bytes.</summary>
-    public ReadOnlyMemory<byte> Bytes => (_buffer ?? throw new ObjectDisposedException(nameof(FetchedImage))).AsMemory(0, Length);
+    public ReadOnlyMemory<byte> Bytes => Memory;
+
+    /// <summary>The same bytes as <see cref="Bytes"/>, for owners that take an <see cref="IMemoryOwner{T}"/> (the embedding store).</summary>
+    public Memory<byte> Memory => (_buffer ?? throw new ObjectDisposedException(nameof(FetchedImage))).AsMemory(0, Length);
 
     public void Dispose()
     {
@@ -41,7 +43,7 @@ internal sealed class FetchedImage : IDisposable
 }
 
 /// <summary>
-/// Reads a task's image like the SDK's <c>get_local_path</c> (protocol.md §3.1):
+/// Reads a task's image like the SDK's <c>get_local_path</c> (docs/label-studio-protocol.md §3.1):
 /// <list type="bullet">
 /// <item><c>/data/upload/..</c>, <c>upload/..</c> and other relative paths → LABEL_STUDIO_URL + path, with the LS token;</item>
 /// <item><c>/data/local-files/?d=p</c> → LOCAL_FILES_DOCUMENT_ROOT/p when set and present (never outside the root,
@@ -110,8 +112,7 @@ internal sealed class ImageFetcher : IDisposable
                 Delay = options.RetryDelay,
                 OnRetry = args =>
                 {
-                    _logger?.LogWarning("Image fetch attempt {Attempt} failed ({Reason}); retrying in {DelayMs} ms",
-                        args.AttemptNumber + 1, args.Outcome.Exception?.Message, (int)args.RetryDelay.TotalMilliseconds);
+                    if (_logger is not null) Log.FetchRetry(_logger, args.AttemptNumber + 1, args.Outcome.Exception?.Message, (int)args.RetryDelay.TotalMilliseconds);
                     return ValueTask.CompletedTask;
                 },
             });

@@ -15,7 +15,7 @@ internal sealed record InteractivePrompt(
     int ImageRotation);
 
 /// <summary>
-/// Turns <c>params.context</c> into prompts (protocol.md §1.2, §6):
+/// Turns <c>params.context</c> into prompts (docs/label-studio-protocol.md §1.2, §6):
 /// <list type="bullet">
 /// <item>all smart keypoints aimed at one Image form one object (LS sends the whole click history every call);</item>
 /// <item>each rectangle is its own object with a box and no points; a rotated rectangle becomes the axis-aligned

@@ -1,11 +1,10 @@
 using System.Buffers.Text;
-using System.Net.Http.Json;
 using System.Text.Json;
 
 namespace Sam2Interactive.Api.LabelStudio;
 
 /// <summary>
-/// The Authorization header for requests to Label Studio (protocol.md §3.3):
+/// The Authorization header for requests to Label Studio (docs/label-studio-protocol.md §3.3):
 /// a legacy key → <c>Token &lt;key&gt;</c>; a JWT that is not a refresh token → <c>Bearer &lt;jwt&gt;</c>;
 /// a personal access token (JWT with <c>token_type: refresh</c>) → exchanged at <c>POST /api/token/refresh/</c>
 /// for an access JWT sent as <c>Bearer</c>, cached until shortly before its <c>exp</c> and refreshed then or after a 401.

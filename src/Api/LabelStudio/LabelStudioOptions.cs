@@ -1,11 +1,8 @@
-using System.Globalization;
-using Microsoft.Extensions.Configuration;
-
 namespace Sam2Interactive.Api.LabelStudio;
 
 /// <summary>
-/// How to reach Label Studio for task images. Read from configuration keys named like the environment variables the
-/// seed and the SDK use.
+/// How to reach Label Studio for task images. Filled from the environment variables the seed and the SDK use
+/// (<see cref="Configuration.Sam2Settings.ReadLabelStudio"/>).
 /// </summary>
 internal sealed class LabelStudioOptions
 {
@@ -37,79 +34,4 @@ internal sealed class LabelStudioOptions
 
     /// <summary>First retry delay; later ones grow exponentially, with jitter.</summary>
     public TimeSpan RetryDelay { get; init; } = TimeSpan.FromMilliseconds(200);
-
-    /// <summary>Reads the settings; an invalid value throws naming the setting.</summary>
-    /// <exception cref="InvalidOperationException">A setting has an invalid value.</exception>
-    public static LabelStudioOptions FromConfiguration(IConfiguration configuration)
-    {
-        ArgumentNullException.ThrowIfNull(configuration);
-        var (urlKey, urlText) = First(configuration, "LABEL_STUDIO_URL", "LABEL_STUDIO_HOST");
-        Uri? url = null;
-        if (urlText is not null)
-        {
-            if (!Uri.TryCreate(urlText.TrimEnd('/'), UriKind.Absolute, out url) || (url.Scheme != Uri.UriSchemeHttp && url.Scheme != Uri.UriSchemeHttps))
-            {
-                throw new InvalidOperationException(
-                    $"{urlKey} must be an absolute http:// or https:// URL such as http://label-studio:8080 (got '{urlText}').");
-            }
-        }
-
-        var maxBytes = DefaultMaxImageBytes;
-        var maxText = configuration["MAX_IMAGE_BYTES"];
-        if (!string.IsNullOrWhiteSpace(maxText) &&
-            (!long.TryParse(maxText, NumberStyles.None, CultureInfo.InvariantCulture, out maxBytes) || maxBytes <= 0 || maxBytes > int.MaxValue))
-        {
-            throw new InvalidOperationException($"MAX_IMAGE_BYTES must be a whole number of bytes between 1 and {int.MaxValue} (got '{maxText}').");
-        }
-
-        var root = configuration["LOCAL_FILES_DOCUMENT_ROOT"];
-        if (!string.IsNullOrWhiteSpace(root) && !Directory.Exists(root))
-            throw new InvalidOperationException($"LOCAL_FILES_DOCUMENT_ROOT must be an existing directory (got '{root}'); mount Label Studio's local-files root there or unset it.");
-        var policyText = configuration["IMAGE_URL_POLICY"]?.Trim();
-        var policy = policyText?.ToLowerInvariant() switch
-        {
-            null or "" or "any" => ImageUrlPolicy.Any,
-            "label-studio-only" => ImageUrlPolicy.LabelStudioOnly,
-            _ => throw new InvalidOperationException($"IMAGE_URL_POLICY must be 'any' or 'label-studio-only' (got '{policyText}')."),
-        };
-
-        var fetchTimeout = TimeSpan.FromSeconds(30);
-        var timeoutText = configuration["FETCH_TIMEOUT"];
-        if (!string.IsNullOrWhiteSpace(timeoutText))
-        {
-            if (!double.TryParse(timeoutText, NumberStyles.AllowDecimalPoint, CultureInfo.InvariantCulture, out var seconds) || seconds < 0.1 || seconds > 3600)
-                throw new InvalidOperationException($"FETCH_TIMEOUT must be seconds from 0.1 to 3600 (got '{timeoutText}').");
-            fetchTimeout = TimeSpan.FromSeconds(seconds);
-        }
-
-        ImageUrlAllowlist allowlist;
-        try
-        {
-            allowlist = ImageUrlAllowlist.Parse(configuration["IMAGE_URL_ALLOWLIST"]);
-        }
-        catch (ArgumentException e)
-        {
-            throw new InvalidOperationException(e.Message, e);
-        }
-
-        return new LabelStudioOptions
-        {
-            UrlPolicy = policy,
-            Allowlist = allowlist,
-            Url = url,
-            ApiKey = First(configuration, "LABEL_STUDIO_API_KEY", "LABEL_STUDIO_ACCESS_TOKEN").Value,
-            LocalFilesDocumentRoot = string.IsNullOrWhiteSpace(root) ? null : root,
-            MaxImageBytes = maxBytes,
-            FetchTimeout = fetchTimeout,
-        };
-    }
-
-    private static (string Key, string? Value) First(IConfiguration configuration, string key, string alias)
-    {
-        var value = configuration[key];
-        if (!string.IsNullOrWhiteSpace(value))
-            return (key, value.Trim());
-        value = configuration[alias];
-        return string.IsNullOrWhiteSpace(value) ? (key, null) : (alias, value.Trim());
-    }
 }

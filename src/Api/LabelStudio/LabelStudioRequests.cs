@@ -3,7 +3,7 @@ using System.Text.Json.Serialization;
 
 namespace Sam2Interactive.Api.LabelStudio;
 
-// Request bodies Label Studio sends to an ML backend (protocol.md §1.2, §1.3, §2).
+// Request bodies Label Studio sends to an ML backend (docs/label-studio-protocol.md §1.2, §1.3, §2).
 // Every member is optional on the wire: LS versions differ, and unknown members (annotations, drafts,
 // predictions, login/password, ...) are skipped by the serializer without being materialised.
 
@@ -182,7 +182,7 @@ internal sealed class SetupRequest
 }
 
 /// <summary>
-/// Webhook body (protocol.md §2): <c>{action, tasks[], project{...}}</c> for TASKS_CREATED; <c>task</c> and
+/// Webhook body (docs/label-studio-protocol.md §2): <c>{action, tasks[], project{...}}</c> for TASKS_CREATED; <c>task</c> and
 /// <c>annotation</c> for annotation events; only <c>{action}</c> when the webhook has send_payload=false.
 /// </summary>
 internal sealed class WebhookPayload

@@ -2,7 +2,7 @@ using System.Text.Json.Serialization;
 
 namespace Sam2Interactive.Api.LabelStudio;
 
-// Response bodies (protocol.md §1.3, §1.4). Property order is the wire order.
+// Response bodies (docs/label-studio-protocol.md §1.3, §1.4). Property order is the wire order.
 
 /// <summary><c>/predict</c> answer: one element per task; an empty list for no-context and unsupported calls.</summary>
 internal sealed class PredictResponse
@@ -85,7 +85,11 @@ internal sealed class HealthResponse
 
     public string? Model { get; init; }
 
+    /// <summary>Execution provider of the encoder session ("cpu", "cuda"); the configured DEVICE until the models are loaded.</summary>
     public string? Device { get; init; }
+
+    /// <summary>Each session's own execution provider: <c>{"encoder": "cpu", "decoder": "cpu"}</c>; absent until ready.</summary>
+    public IReadOnlyDictionary<string, string>? Providers { get; init; }
 
     /// <summary>Cache counters by name (entries, bytes, hits, ...), as the cache stage reports them.</summary>
     public IReadOnlyDictionary<string, long>? Cache { get; init; }

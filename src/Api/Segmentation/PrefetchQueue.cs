@@ -1,4 +1,6 @@
 using System.Threading.Channels;
+using Sam2Interactive.Api.Configuration;
+using Sam2Interactive.Api.Metrics;
 using Sam2Interactive.Cache;
 
 namespace Sam2Interactive.Api.Segmentation;
@@ -9,29 +11,29 @@ namespace Sam2Interactive.Api.Segmentation;
 /// Images already cached are skipped before any download. Drained by one worker; the encoder itself serves a waiting click
 /// first (see <see cref="EncodePriority"/>).
 /// </summary>
-internal sealed partial class PrefetchQueue : BackgroundService
+internal sealed class PrefetchQueue : BackgroundService
 {
     private readonly Channel<(string Uri, long? TaskId)> _opened;
     private readonly Channel<(string Uri, long? TaskId)> _imports;
     private readonly SegmentationService _segmentation;
-    private readonly Sam2Metrics _metrics;
+    private readonly ApiMetrics _metrics;
     private readonly ILogger<PrefetchQueue> _logger;
     private long _completed;
     private long _failed;
 
-    public PrefetchQueue(SegmentationService segmentation, Sam2Metrics metrics, IConfiguration configuration, ILogger<PrefetchQueue> logger)
+    public PrefetchQueue(SegmentationService segmentation, ApiMetrics metrics, ServerOptions options, ILogger<PrefetchQueue> logger)
     {
-        var capacity = Encoder.Settings.ReadInt(configuration, "PREFETCH_QUEUE", 1000, 1, 1_000_000);
-        _opened = NewChannel(capacity);
-        _imports = NewChannel(capacity);
-        _segmentation = segmentation;
         _metrics = metrics;
+        _opened = NewChannel(options.PrefetchQueueCapacity);
+        _imports = NewChannel(options.PrefetchQueueCapacity);
+        _segmentation = segmentation;
         _logger = logger;
+        metrics.Meter.CreateObservableGauge("sam2_prefetch_queue_depth", () => Depth, description: "Images waiting in the prefetch queue.");
     }
 
     private Channel<(string, long?)> NewChannel(int capacity) => Channel.CreateBounded<(string, long?)>(
         new BoundedChannelOptions(capacity) { FullMode = BoundedChannelFullMode.DropOldest, SingleReader = true },
-        _ => _metrics.PrefetchDropped.Inc());
+        _ => _metrics.PrefetchDropped());
 
     public long Completed => Interlocked.Read(ref _completed);
 
@@ -44,7 +46,6 @@ internal sealed partial class PrefetchQueue : BackgroundService
     {
         if (_segmentation.IsCached(imageUri)) return;
         (priority == EncodePriority.OpenedTask ? _opened : _imports).Writer.TryWrite((imageUri, taskId));
-        _metrics.PrefetchQueueDepth.Set(Depth);
     }
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
@@ -69,7 +70,6 @@ internal sealed partial class PrefetchQueue : BackgroundService
                 }
                 continue;
             }
-            _metrics.PrefetchQueueDepth.Set(Depth);
             try
             {
                 using var embedding = await _segmentation.GetEmbeddingAsync(item.Uri, item.TaskId, priority, stoppingToken).ConfigureAwait(false);
@@ -83,7 +83,7 @@ internal sealed partial class PrefetchQueue : BackgroundService
             {
                 // A bad task must not stop the worker; the click on it will report the error to the annotator.
                 Interlocked.Increment(ref _failed);
-                LogPrefetchFailed(_logger, item.TaskId, e.Message);
+                Log.PrefetchFailed(_logger, item.TaskId, e.Message);
             }
         }
     }
@@ -100,7 +100,4 @@ internal sealed partial class PrefetchQueue : BackgroundService
         await base.StopAsync(cancellationToken).ConfigureAwait(false);
         await _segmentation.WhenIdleAsync(cancellationToken).ConfigureAwait(false);
     }
-
-    [LoggerMessage(1101, LogLevel.Warning, "Prefetch of task {TaskId} failed: {Reason}")]
-    private static partial void LogPrefetchFailed(ILogger logger, long? taskId, string reason);
 }

@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using Sam2Interactive.Api.LabelStudio;
+using Sam2Interactive.Api.Metrics;
 using Sam2Interactive.Cache;
 using Sam2Interactive.Decoder;
 using Sam2Interactive.Encoder;
@@ -11,7 +12,7 @@ namespace Sam2Interactive.Api.Segmentation;
 /// </summary>
 /// <remarks>The sessions are resolved on first use, so the host (and /health, answering 503 while models load) starts
 /// before the model files are loaded and warmed.</remarks>
-internal sealed class SegmentationService(EmbeddingStore store, ImageFetcher fetcher, ModelOptions models, Sam2Metrics metrics, IServiceProvider services)
+internal sealed class SegmentationService(EmbeddingStore store, ImageFetcher fetcher, ModelOptions models, ApiMetrics metrics, IServiceProvider services)
 {
     private Sam2Encoder Encoder => services.GetRequiredService<Sam2Encoder>();
 
@@ -26,18 +27,8 @@ internal sealed class SegmentationService(EmbeddingStore store, ImageFetcher fet
     public Task<ImageEmbedding> GetEmbeddingAsync(string imageUri, long? taskId, EncodePriority priority, CancellationToken cancellationToken) =>
         store.GetOrCreateAsync(
             fetcher.GetIdentity(imageUri),
-            async ct =>
-            {
-                using var image = await fetcher.FetchAsync(imageUri, taskId, ct).ConfigureAwait(false);
-                return image.Bytes.ToArray();
-            },
-            bytes =>
-            {
-                var embedding = Encoder.EncodeImage(bytes, models.MaxImagePixels, out var timings);
-                metrics.StageSeconds.WithLabels("image_decode").Observe(timings.ImageDecode.TotalSeconds);
-                metrics.StageSeconds.WithLabels("encode").Observe((timings.Preprocess + timings.Run).TotalSeconds);
-                return embedding;
-            },
+            async ct => await fetcher.FetchAsync(imageUri, taskId, ct).ConfigureAwait(false),
+            bytes => Encoder.EncodeImage(bytes.Span),
             priority,
             cancellationToken);
 
@@ -57,18 +48,13 @@ internal sealed class SegmentationService(EmbeddingStore store, ImageFetcher fet
         foreach (var group in objects.Select((o, i) => (o, i)).GroupBy(x => (x.o.OriginalWidth, x.o.OriginalHeight)))
         {
             var items = group.ToList();
-            var decoder = Decoder;
-            var runsBefore = decoder.Runs;
-            var masks = decoder.PredictMany(embedding, items.Select(x => x.o.Prompt).ToList(), group.Key.OriginalWidth, group.Key.OriginalHeight);
-            metrics.DecoderRuns.Inc(decoder.Runs - runsBefore);
+            var masks = Decoder.PredictMany(embedding, items.Select(x => x.o.Prompt).ToList(), group.Key.OriginalWidth, group.Key.OriginalHeight);
             try
             {
                 for (var k = 0; k < masks.Length; k++)
                 {
                     var o = items[k].o;
                     scoreSum += masks[k].Score;
-                    metrics.StageSeconds.WithLabels("decode").Observe(masks[k].RunTime.TotalSeconds);
-                    metrics.StageSeconds.WithLabels("postprocess").Observe(masks[k].PostprocessTime.TotalSeconds);
                     var rleStart = Stopwatch.GetTimestamp();
                     var rle = BrushRle.Encode(masks[k].Pixels);
                     metrics.Stage("rle", rleStart);

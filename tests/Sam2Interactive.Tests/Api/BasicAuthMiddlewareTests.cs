@@ -3,7 +3,6 @@ using System.Net.Http.Headers;
 using System.Text;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
-using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.Logging;
 using NUnit.Framework;
 using Sam2Interactive.Api.LabelStudio;
@@ -109,28 +108,6 @@ public sealed class BasicAuthMiddlewareTests
         {
             Assert.That(await Get(client, null), Is.EqualTo(HttpStatusCode.OK));
             Assert.That(await PostWebhook(client, null), Is.EqualTo(HttpStatusCode.OK));
-        }
-    }
-
-    [TestCase("BASIC_AUTH_USER", "BASIC_AUTH_PASS must be set")]
-    [TestCase("BASIC_AUTH_PASS", "BASIC_AUTH_USER must be set")]
-    public void FromConfiguration_OnlyOneSet_ThrowsNamingTheOther(string key, string expected)
-    {
-        var config = new ConfigurationBuilder().AddInMemoryCollection(new Dictionary<string, string?> { [key] = "x" }).Build();
-
-        Assert.That(() => BasicAuthCredentials.FromConfiguration(config), Throws.InvalidOperationException.With.Message.StartsWith(expected));
-    }
-
-    [Test]
-    public void FromConfiguration_BothOrNeither_GivesCredentialsOrNull()
-    {
-        var both = new ConfigurationBuilder().AddInMemoryCollection(new Dictionary<string, string?> { ["BASIC_AUTH_USER"] = "u", ["BASIC_AUTH_PASS"] = "p" }).Build();
-        var neither = new ConfigurationBuilder().Build();
-
-        using (Assert.EnterMultipleScope())
-        {
-            Assert.That(BasicAuthCredentials.FromConfiguration(both)!.Matches("Basic " + Convert.ToBase64String("u:p"u8)), Is.True);
-            Assert.That(BasicAuthCredentials.FromConfiguration(neither), Is.Null);
         }
     }
 

@@ -1,6 +1,5 @@
 using System.Diagnostics;
 using System.Globalization;
-using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.Logging;
 using NUnit.Framework;
 using Sam2Interactive.Api.LabelStudio;
@@ -732,47 +731,6 @@ public sealed class ImageFetcherTests
     }
 
     [Test]
-    public void FromConfiguration_Aliases_AreRead()
-    {
-        var config = new ConfigurationBuilder().AddInMemoryCollection(new Dictionary<string, string?>
-        {
-            ["LABEL_STUDIO_HOST"] = "http://ls:8080/",
-            ["LABEL_STUDIO_ACCESS_TOKEN"] = "abc",
-            ["MAX_IMAGE_BYTES"] = "1000",
-        }).Build();
-
-        var options = LabelStudioOptions.FromConfiguration(config);
-
-        using (Assert.EnterMultipleScope())
-        {
-            Assert.That(options.Url, Is.EqualTo(new Uri("http://ls:8080")));
-            Assert.That(options.ApiKey, Is.EqualTo("abc"));
-            Assert.That(options.MaxImageBytes, Is.EqualTo(1000));
-            Assert.That(options.LocalFilesDocumentRoot, Is.Null);
-        }
-    }
-
-    [TestCase("LABEL_STUDIO_HOST", "ls:8080", "LABEL_STUDIO_HOST must be an absolute http:// or https:// URL")]
-    [TestCase("LABEL_STUDIO_URL", "ftp://ls", "LABEL_STUDIO_URL must be an absolute http:// or https:// URL")]
-    [TestCase("LOCAL_FILES_DOCUMENT_ROOT", "/no/such/dir/sam2i", "LOCAL_FILES_DOCUMENT_ROOT must be an existing directory")]
-    [TestCase("MAX_IMAGE_BYTES", "64MB", "MAX_IMAGE_BYTES must be a whole number")]
-    [TestCase("FETCH_TIMEOUT", "30s", "FETCH_TIMEOUT must be seconds from 0.1 to 3600")]
-    [TestCase("FETCH_TIMEOUT", "0", "FETCH_TIMEOUT must be seconds from 0.1 to 3600")]
-    [TestCase("IMAGE_URL_POLICY", "strict", "IMAGE_URL_POLICY must be 'any' or 'label-studio-only' (got 'strict')")]
-    [TestCase("IMAGE_URL_ALLOWLIST", "10.0.0.0/33", "IMAGE_URL_ALLOWLIST entry '10.0.0.0/33' is not a valid address range")]
-    [TestCase("IMAGE_URL_ALLOWLIST", "minio, 10.0.0.1/8", "IMAGE_URL_ALLOWLIST entry '10.0.0.1/8' is not a valid address range")]
-    [TestCase("IMAGE_URL_ALLOWLIST", "http://minio:9000/bucket", "IMAGE_URL_ALLOWLIST entry 'http://minio:9000/bucket' must be an origin only")]
-    [TestCase("IMAGE_URL_ALLOWLIST", "ftp://minio", "IMAGE_URL_ALLOWLIST entry 'ftp://minio' is not an http:// or https:// origin")]
-    [TestCase("IMAGE_URL_ALLOWLIST", "minio:99999", "IMAGE_URL_ALLOWLIST entry 'minio:99999' has a port that is not a number")]
-    [TestCase("IMAGE_URL_ALLOWLIST", "min io", "IMAGE_URL_ALLOWLIST entry 'min io' is not a host name")]
-    public void FromConfiguration_InvalidSetting_ThrowsNamingIt(string key, string value, string expected)
-    {
-        var config = new ConfigurationBuilder().AddInMemoryCollection(new Dictionary<string, string?> { [key] = value }).Build();
-
-        Assert.That(() => LabelStudioOptions.FromConfiguration(config), Throws.InvalidOperationException.With.Message.StartsWith(expected));
-    }
-
-    [Test]
     public async Task FetchAsync_LocalFileWithNulByte_IsInvalidWithoutAskingLabelStudio()
     {
         using var fetcher = Fetcher();
@@ -821,26 +779,6 @@ public sealed class ImageFetcherTests
         finally
         {
             Directory.Delete(outside, recursive: true);
-        }
-    }
-
-    [Test]
-    public void FromConfiguration_UrlPolicyAndAllowlist_AreRead()
-    {
-        var config = new ConfigurationBuilder().AddInMemoryCollection(new Dictionary<string, string?>
-        {
-            ["IMAGE_URL_POLICY"] = "Label-Studio-Only",
-            ["IMAGE_URL_ALLOWLIST"] = "minio:9000, 10.0.0.0/8",
-        }).Build();
-
-        var options = LabelStudioOptions.FromConfiguration(config);
-
-        using (Assert.EnterMultipleScope())
-        {
-            Assert.That(options.UrlPolicy, Is.EqualTo(ImageUrlPolicy.LabelStudioOnly));
-            Assert.That(options.Allowlist.AllowsOrigin(new Uri("http://minio:9000/b/x.png")), Is.True);
-            Assert.That(options.Allowlist.AllowsAddress(System.Net.IPAddress.Parse("10.9.8.7")), Is.True);
-            Assert.That(LabelStudioOptions.FromConfiguration(new ConfigurationBuilder().Build()).UrlPolicy, Is.EqualTo(ImageUrlPolicy.Any));
         }
     }
 

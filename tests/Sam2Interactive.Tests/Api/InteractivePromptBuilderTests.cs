@@ -189,9 +189,9 @@ public sealed class InteractivePromptBuilderTests
     [TestCase("50", "100.5", "value.y")]
     public void Build_InvalidKeyPointPercent_ThrowsValidationNamingField(string x, string y, string field)
     {
-        var item = $$$"""{"type":"keypointlabels","to_name":"image","original_width":100,"original_height":100,"value":{"x":{{{x}}},"y":{{{y}}}}}""";
+        var Item = $$$"""{"type":"keypointlabels","to_name":"image","original_width":100,"original_height":100,"value":{"x":{{{x}}},"y":{{{y}}}}}""";
 
-        Assert.That(() => Build(item), Throws.TypeOf<LabelStudioValidationException>()
+        Assert.That(() => Build(Item), Throws.TypeOf<LabelStudioValidationException>()
             .With.Property("Field").EqualTo("context.result[0]." + field)
             .And.Message.Contains("between 0 and 100").Or.Message.Contains("finite"));
     }
@@ -209,9 +209,9 @@ public sealed class InteractivePromptBuilderTests
     [Test]
     public void Build_MissingOriginalSize_ThrowsValidation()
     {
-        const string item = """{"type":"keypointlabels","to_name":"image","value":{"x":1,"y":1}}""";
+        const string Item = """{"type":"keypointlabels","to_name":"image","value":{"x":1,"y":1}}""";
 
-        Assert.That(() => Build(item), Throws.TypeOf<LabelStudioValidationException>().With.Message.Contains("original_width"));
+        Assert.That(() => Build(Item), Throws.TypeOf<LabelStudioValidationException>().With.Message.Contains("original_width"));
     }
 
     [Test]

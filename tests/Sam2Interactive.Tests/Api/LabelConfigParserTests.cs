@@ -27,7 +27,7 @@ public sealed class LabelConfigParserTests
     [Test]
     public void Parse_SmartOnlyAndNonSmartControls_KeepsOnlySmartOnes()
     {
-        const string config = """
+        const string Config = """
             <View>
               <image name="img" value="$photo"/>
               <KeyPointLabels name="kpPlain" toName="img"><Label value="A"/></KeyPointLabels>
@@ -37,7 +37,7 @@ public sealed class LabelConfigParserTests
             </View>
             """;
 
-        var target = LabelConfigParser.ParseUncached(config).Config!.Targets.Single();
+        var target = LabelConfigParser.ParseUncached(Config).Config!.Targets.Single();
 
         using (Assert.EnterMultipleScope())
         {
@@ -52,7 +52,7 @@ public sealed class LabelConfigParserTests
     [Test]
     public void Parse_TwoImagesOnlyOneWithBrush_TargetsThatImage()
     {
-        const string config = """
+        const string Config = """
             <View>
               <Image name="left" value="$a"/><Image name="right" value="$b"/>
               <BrushLabels name="brush" toName="right"><Label value="X"/></BrushLabels>
@@ -60,7 +60,7 @@ public sealed class LabelConfigParserTests
             </View>
             """;
 
-        var config2 = LabelConfigParser.ParseUncached(config).Config!;
+        var config2 = LabelConfigParser.ParseUncached(Config).Config!;
 
         using (Assert.EnterMultipleScope())
         {
@@ -86,17 +86,17 @@ public sealed class LabelConfigParserTests
     [TestCase("<View><Image name=\"i\"", "not valid XML")]
     [TestCase("<View><BrushLabels name=\"b\" toName=\"i\"/></View>", "no <Image>")]
     [TestCase("<View><Image name=\"i\" value=\"$i\"/><BrushLabels name=\"b\" toName=\"other\"/></View>", "names no <Image>")]
-    public void Parse_UnusableConfig_ReturnsProblem(string config, string expected)
+    public void Parse_UnusableConfig_ReturnsProblem(string Config, string expected)
     {
-        Assert.That(new LabelConfigParser().Parse(config).Problem, Does.Contain(expected));
+        Assert.That(new LabelConfigParser().Parse(Config).Problem, Does.Contain(expected));
     }
 
     [Test]
     public void Parse_DoctypeWithEntity_IsRejected()
     {
-        const string config = """<?xml version="1.0"?><!DOCTYPE v [<!ENTITY x "boom">]><View><Image name="i" value="$i"/><BrushLabels name="b" toName="i"><Label value="&x;"/></BrushLabels></View>""";
+        const string Config = """<?xml version="1.0"?><!DOCTYPE v [<!ENTITY x "boom">]><View><Image name="i" value="$i"/><BrushLabels name="b" toName="i"><Label value="&x;"/></BrushLabels></View>""";
 
-        Assert.That(LabelConfigParser.ParseUncached(config).Problem, Does.Contain("not valid XML"));
+        Assert.That(LabelConfigParser.ParseUncached(Config).Problem, Does.Contain("not valid XML"));
     }
 
     [Test]

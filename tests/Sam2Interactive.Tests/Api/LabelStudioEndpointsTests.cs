@@ -1,14 +1,7 @@
 using System.Net;
-using System.Net.Http.Json;
-using System.Text;
 using System.Text.Json;
-using Microsoft.AspNetCore.Builder;
-using Microsoft.Extensions.DependencyInjection;
 using NUnit.Framework;
-using Sam2Interactive.Api;
 using Sam2Interactive.Decoder;
-using Sam2Interactive.Encoder;
-using Sam2Interactive.StandIns;
 using Sam2Interactive.Tests.Support;
 
 namespace Sam2Interactive.Tests.Api;
@@ -256,16 +249,59 @@ public sealed class LabelStudioEndpointsTests
         Assert.That(json.RootElement.GetProperty("detail").GetString(), Does.Contain("x"));
     }
 
+    /// <summary>Metric names and labels are an interface (dashboards read them): exactly these families, none renamed.</summary>
     [Test]
-    public async Task Metrics_Get_PrometheusText()
+    public async Task Metrics_AfterAClick_ExactlyTheDocumentedFamilies()
     {
+        var (status, _) = await Post("/predict", Body("/data/upload/2/scene.png", KeyPoint(Scenes.Centre(Scenes.RedDiscBounds(W, H)).X, Scenes.Centre(Scenes.RedDiscBounds(W, H)).Y, true)));
+        Assert.That(status, Is.EqualTo(HttpStatusCode.OK));
         await _http.GetStringAsync("/health");
+
         var text = await _http.GetStringAsync("/metrics");
-        Assert.That(text, Does.Contain("sam2_http_requests_total{endpoint=\"/health\",code=\"200\"}"));
-        foreach (var name in new[] { "sam2_encoder_runs_total", "sam2_decoder_runs_total", "sam2_cache_lookups_total", "sam2_singleflight_waits_total",
-            "sam2_prefetch_queue_depth", "sam2_prefetch_dropped_total", "sam2_stage_seconds", "sam2_click_seconds" })
+
+        var families = text.Split('\n').Where(l => l.StartsWith("# TYPE ", StringComparison.Ordinal)).Select(l => l.Split(' ')[2] + " " + l.Split(' ')[3]).ToArray();
+        using (Assert.EnterMultipleScope())
         {
-            Assert.That(text, Does.Contain(name));
+            Assert.That(families, Is.EquivalentTo(new[]
+            {
+                "sam2_encoder_runs_total counter", "sam2_decoder_runs_total counter", "sam2_cache_lookups_total counter",
+                "sam2_singleflight_waits_total counter", "sam2_prefetch_queue_depth gauge", "sam2_prefetch_dropped_total counter",
+                "sam2_stage_seconds histogram", "sam2_click_seconds histogram", "sam2_http_requests_total counter", "sam2_http_request_seconds histogram",
+            }));
+            Assert.That(text, Does.Contain("sam2_http_requests_total{endpoint=\"/health\",code=\"200\"} "));
+            Assert.That(text, Does.Contain("sam2_cache_lookups_total{tier=\"memory\",result=\"hit\"} ").Or.Contain("sam2_cache_lookups_total{tier=\"memory\",result=\"miss\"} "));
+            foreach (var stage in new[] { "fetch", "image_decode", "encode", "decode", "postprocess", "rle" })
+                Assert.That(text, Does.Contain($"sam2_stage_seconds_bucket{{stage=\"{stage}\",le=\"+Inf\"}} "), stage);
+            Assert.That(text, Does.Contain("sam2_click_seconds_count "));
+            Assert.That(text, Does.Contain("sam2_prefetch_dropped_total 0"));
+        }
+    }
+
+    /// <summary>Each click counts its own decoder runs: under concurrency the total is exact (it counted others' runs before).</summary>
+    [Test]
+    public async Task Metrics_EightConcurrentClicks_DecoderRunsCountedExactly()
+    {
+        // Warm the embedding first, so the eight clicks are pure decoder work.
+        var body = Body("/data/upload/2/scene.png", KeyPoint(Scenes.Centre(Scenes.RedDiscBounds(W, H)).X, Scenes.Centre(Scenes.RedDiscBounds(W, H)).Y, true));
+        Assert.That((await Post("/predict", body)).Status, Is.EqualTo(HttpStatusCode.OK));
+        var before = await _server.MetricAsync("sam2_decoder_runs_total");
+
+        var clicks = await Task.WhenAll(Enumerable.Range(0, 8).Select(_ => Post("/predict", body)));
+
+        Assert.That(clicks.Select(c => c.Status), Is.All.EqualTo(HttpStatusCode.OK));
+        Assert.That(await _server.MetricAsync("sam2_decoder_runs_total") - before, Is.EqualTo(8));
+    }
+
+    [Test]
+    public async Task Health_Ready_ReportsEachSessionsProvider()
+    {
+        using var json = JsonDocument.Parse(await _http.GetStringAsync("/health"));
+        var providers = json.RootElement.GetProperty("providers");
+        using (Assert.EnterMultipleScope())
+        {
+            Assert.That(providers.GetProperty("encoder").GetString(), Is.EqualTo("cpu"));
+            Assert.That(providers.GetProperty("decoder").GetString(), Is.EqualTo("cpu"));
+            Assert.That(json.RootElement.GetProperty("device").GetString(), Is.EqualTo("cpu"));
         }
     }
 }

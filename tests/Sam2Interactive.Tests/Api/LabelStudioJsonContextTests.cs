@@ -13,9 +13,9 @@ public sealed class LabelStudioJsonContextTests
     [Test]
     public void PredictRequest_CurrentInteractiveShape_ReadsContextItems()
     {
-        var body = LabelStudioSamples.InteractivePredictBody(LabelStudioSamples.KeyPointItem + "," + LabelStudioSamples.RectangleItem);
+        var Body = LabelStudioSamples.InteractivePredictBody(LabelStudioSamples.KeyPointItem + "," + LabelStudioSamples.RectangleItem);
 
-        var req = ReadPredict(body);
+        var req = ReadPredict(Body);
 
         var items = req.Context!.Result!;
         using (Assert.EnterMultipleScope())
@@ -79,14 +79,14 @@ public sealed class LabelStudioJsonContextTests
     [Test]
     public void PredictRequest_NewerProtocolItemWithEventAndValuePositive_Reads()
     {
-        const string body = """
+        const string Body = """
             {"tasks":[{"id":1,"data":{"image":"/data/upload/1/a.png"}}],"project":"1.1",
              "params":{"context":{"event":"prewarm","result":[
                {"type":"keypointlabels","to_name":"image","original_width":10,"original_height":20,
                 "value":{"x":1,"y":2,"positive":false},"is_positive":"1"}]}}}
             """;
 
-        var ctx = ReadPredict(body).Context!;
+        var ctx = ReadPredict(Body).Context!;
 
         using (Assert.EnterMultipleScope())
         {
@@ -99,9 +99,9 @@ public sealed class LabelStudioJsonContextTests
     [Test]
     public void PredictRequest_QuotedNaNLiteral_ReadsAsNaNForValidation()
     {
-        const string body = """{"params":{"context":{"result":[{"type":"keypointlabels","value":{"x":"NaN","y":"Infinity"}}]}}}""";
+        const string Body = """{"params":{"context":{"result":[{"type":"keypointlabels","value":{"x":"NaN","y":"Infinity"}}]}}}""";
 
-        var value = ReadPredict(body).Context!.Result![0].Value!;
+        var value = ReadPredict(Body).Context!.Result![0].Value!;
 
         using (Assert.EnterMultipleScope())
         {
@@ -114,19 +114,19 @@ public sealed class LabelStudioJsonContextTests
     public void PredictRequest_BareNaNToken_IsAJsonError()
     {
         // Python's json.dumps writes bare NaN; System.Text.Json cannot read it, so the endpoint answers 400 from the JsonException.
-        const string body = """{"params":{"context":{"result":[{"type":"keypointlabels","value":{"x":NaN,"y":1}}]}}}""";
+        const string Body = """{"params":{"context":{"result":[{"type":"keypointlabels","value":{"x":NaN,"y":1}}]}}}""";
 
-        Assert.That(() => ReadPredict(body), Throws.InstanceOf<JsonException>());
+        Assert.That(() => ReadPredict(Body), Throws.InstanceOf<JsonException>());
     }
 
     [Test]
     public void SetupRequest_ExtraParamsAsObject_ReturnsObject()
     {
-        const string body = """
+        const string Body = """
             {"project":"3.1746612998","schema":"<View/>","hostname":"http://localhost:8080","access_token":"abc","extra_params":{"threshold":0.5}}
             """;
 
-        var req = JsonSerializer.Deserialize(body, LabelStudioJsonContext.Default.SetupRequest)!;
+        var req = JsonSerializer.Deserialize(Body, LabelStudioJsonContext.Default.SetupRequest)!;
 
         using (Assert.EnterMultipleScope())
         {
@@ -141,9 +141,9 @@ public sealed class LabelStudioJsonContextTests
     [Test]
     public void SetupRequest_ExtraParamsAsJsonString_ReturnsParsedObject()
     {
-        const string body = """{"project":"3.1","schema":"<View/>","extra_params":"{\"threshold\": 0.7}"}""";
+        const string Body = """{"project":"3.1","schema":"<View/>","extra_params":"{\"threshold\": 0.7}"}""";
 
-        var req = JsonSerializer.Deserialize(body, LabelStudioJsonContext.Default.SetupRequest)!;
+        var req = JsonSerializer.Deserialize(Body, LabelStudioJsonContext.Default.SetupRequest)!;
 
         Assert.That(req.GetExtraParamsObject()!.Value.GetProperty("threshold").GetDouble(), Is.EqualTo(0.7));
     }
@@ -151,9 +151,9 @@ public sealed class LabelStudioJsonContextTests
     [TestCase("""{"extra_params":null}""")]
     [TestCase("""{"extra_params":""}""")]
     [TestCase("""{}""")]
-    public void SetupRequest_ExtraParamsMissingOrEmpty_ReturnsNull(string body)
+    public void SetupRequest_ExtraParamsMissingOrEmpty_ReturnsNull(string Body)
     {
-        var req = JsonSerializer.Deserialize(body, LabelStudioJsonContext.Default.SetupRequest)!;
+        var req = JsonSerializer.Deserialize(Body, LabelStudioJsonContext.Default.SetupRequest)!;
 
         Assert.That(req.GetExtraParamsObject(), Is.Null);
     }
@@ -170,14 +170,14 @@ public sealed class LabelStudioJsonContextTests
     [Test]
     public void WebhookPayload_TasksCreated_ReadsTasksAndProject()
     {
-        const string body = """
+        const string Body = """
             {"action":"TASKS_CREATED",
              "tasks":[{"id":21,"data":{"image":"/data/upload/2/abc.jpg"},"meta":{},"created_at":"2026-01-01T00:00:00Z","updated_at":"2026-01-01T00:00:00Z",
                        "is_labeled":false,"overlap":1,"inner_id":1,"project":2,"file_upload":46}],
              "project":{"id":2,"title":"Fruit","label_config":"<View></View>","model_version":"","created_at":"2026-01-01T00:00:00Z","task_number":1}}
             """;
 
-        var payload = JsonSerializer.Deserialize(body, LabelStudioJsonContext.Default.WebhookPayload)!;
+        var payload = JsonSerializer.Deserialize(Body, LabelStudioJsonContext.Default.WebhookPayload)!;
 
         using (Assert.EnterMultipleScope())
         {

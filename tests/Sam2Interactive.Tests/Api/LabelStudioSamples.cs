@@ -1,6 +1,6 @@
 namespace Sam2Interactive.Tests.Api;
 
-/// <summary>Request bodies and configs shaped as protocol.md §1.2 / §1.3 / §2 and the seed's README show them.</summary>
+/// <summary>Request bodies and configs shaped as docs/label-studio-protocol.md §1.2 / §1.3 / §2 and the seed's README show them.</summary>
 internal static class LabelStudioSamples
 {
     /// <summary>The seed's (segment_anything_2_image) labeling config: Style, nested Views, controls before the Image.</summary>
@@ -59,7 +59,7 @@ internal static class LabelStudioSamples
         </View>
         """;
 
-    /// <summary>The keypoint context item of protocol.md §1.2, verbatim.</summary>
+    /// <summary>The keypoint context item of docs/label-studio-protocol.md §1.2, verbatim.</summary>
     public const string KeyPointItem = """
         {"id":"fBWv1t0S2L","from_name":"tag2","to_name":"image","type":"keypointlabels","origin":"manual",
          "original_width":1080,"original_height":1080,"image_rotation":0,
@@ -67,7 +67,7 @@ internal static class LabelStudioSamples
          "is_positive":true}
         """;
 
-    /// <summary>The rectangle context item of protocol.md §1.2 (id filled in).</summary>
+    /// <summary>The rectangle context item of docs/label-studio-protocol.md §1.2 (id filled in).</summary>
     public const string RectangleItem = """
         {"id":"r1","from_name":"tag3","to_name":"image","type":"rectanglelabels","origin":"manual",
          "original_width":1080,"original_height":1080,"image_rotation":0,

@@ -18,8 +18,8 @@ public sealed class ModelsCommandTests
     private const string EncoderName = Model + ".encoder.onnx";
     private const string DecoderName = Model + ".decoder.onnx";
 
-    private static readonly byte[] EncoderBytes = StandInBytes(200_000, seed: 1);
-    private static readonly byte[] DecoderBytes = StandInBytes(50_000, seed: 2);
+    private static readonly byte[] s_encoderBytes = StandInBytes(200_000, seed: 1);
+    private static readonly byte[] s_decoderBytes = StandInBytes(50_000, seed: 2);
 
     private string _dir = null!;
 
@@ -47,8 +47,8 @@ public sealed class ModelsCommandTests
         var exit = await ModelsCommand.PullAsync(Model, _dir, server.BaseUrl, output, CancellationToken.None);
 
         Assert.That(exit, Is.EqualTo(ModelsCommand.ExitOk), output.ToString());
-        Assert.That(await File.ReadAllBytesAsync(Path.Combine(_dir, EncoderName)), Is.EqualTo(EncoderBytes));
-        Assert.That(await File.ReadAllBytesAsync(Path.Combine(_dir, DecoderName)), Is.EqualTo(DecoderBytes));
+        Assert.That(await File.ReadAllBytesAsync(Path.Combine(_dir, EncoderName)), Is.EqualTo(s_encoderBytes));
+        Assert.That(await File.ReadAllBytesAsync(Path.Combine(_dir, DecoderName)), Is.EqualTo(s_decoderBytes));
         Assert.That(Directory.GetFiles(_dir, "*.part"), Is.Empty);
         Assert.That(server.Requests.Select(r => r.Range), Is.All.Null);
     }
@@ -58,14 +58,14 @@ public sealed class ModelsCommandTests
     {
         await using var server = await ModelServer.StartAsync();
         Directory.CreateDirectory(_dir);
-        await File.WriteAllBytesAsync(Path.Combine(_dir, EncoderName + ".part"), EncoderBytes.AsSpan(0, 100_000).ToArray());
+        await File.WriteAllBytesAsync(Path.Combine(_dir, EncoderName + ".part"), s_encoderBytes.AsSpan(0, 100_000).ToArray());
         var output = new StringWriter();
 
         var exit = await ModelsCommand.PullAsync(Model, _dir, server.BaseUrl, output, CancellationToken.None);
 
         Assert.That(exit, Is.EqualTo(ModelsCommand.ExitOk), output.ToString());
         Assert.That(server.Requests, Has.One.EqualTo(new Request("/" + EncoderName, "bytes=100000-", 206, 100_000)));
-        Assert.That(await File.ReadAllBytesAsync(Path.Combine(_dir, EncoderName)), Is.EqualTo(EncoderBytes));
+        Assert.That(await File.ReadAllBytesAsync(Path.Combine(_dir, EncoderName)), Is.EqualTo(s_encoderBytes));
         Assert.That(File.Exists(Path.Combine(_dir, EncoderName + ".part")), Is.False);
         Assert.That(output.ToString(), Does.Contain("resuming at 0.1 MB"));
     }
@@ -82,8 +82,8 @@ public sealed class ModelsCommandTests
         var exit = await ModelsCommand.PullAsync(Model, _dir, server.BaseUrl, output, CancellationToken.None);
 
         Assert.That(exit, Is.EqualTo(ModelsCommand.ExitOk), output.ToString());
-        Assert.That(server.Requests, Has.One.EqualTo(new Request("/" + EncoderName, "bytes=100000-", 200, EncoderBytes.Length)));
-        Assert.That(await File.ReadAllBytesAsync(Path.Combine(_dir, EncoderName)), Is.EqualTo(EncoderBytes));
+        Assert.That(server.Requests, Has.One.EqualTo(new Request("/" + EncoderName, "bytes=100000-", 200, s_encoderBytes.Length)));
+        Assert.That(await File.ReadAllBytesAsync(Path.Combine(_dir, EncoderName)), Is.EqualTo(s_encoderBytes));
         Assert.That(output.ToString(), Does.Contain("server ignored the range request"));
     }
 
@@ -100,14 +100,14 @@ public sealed class ModelsCommandTests
         Assert.That(output.ToString(), Does.Contain(EncoderName + ": download interrupted").And.Contain("rerun to resume"));
         Assert.That(output.ToString(), Does.Not.Contain("   at "));
         var part = await File.ReadAllBytesAsync(Path.Combine(_dir, EncoderName + ".part"));
-        Assert.That(part, Is.EqualTo(EncoderBytes.AsSpan(0, part.Length).ToArray()));
+        Assert.That(part, Is.EqualTo(s_encoderBytes.AsSpan(0, part.Length).ToArray()));
 
         server.Mode = ServeMode.Ranges;
         var rerun = await ModelsCommand.PullAsync(Model, _dir, server.BaseUrl, new StringWriter(), CancellationToken.None);
 
         Assert.That(rerun, Is.EqualTo(ModelsCommand.ExitOk));
         Assert.That(server.Requests.Last(r => r.Path == "/" + EncoderName).Range, Is.EqualTo($"bytes={part.Length}-"));
-        Assert.That(await File.ReadAllBytesAsync(Path.Combine(_dir, EncoderName)), Is.EqualTo(EncoderBytes));
+        Assert.That(await File.ReadAllBytesAsync(Path.Combine(_dir, EncoderName)), Is.EqualTo(s_encoderBytes));
     }
 
     [Test]
@@ -171,13 +171,13 @@ public sealed class ModelsCommandTests
         await using var server = await ModelServer.StartAsync();
         var model = new ModelEntry(
             Model,
-            new ModelFile(EncoderName, 0.2, Convert.ToHexStringLower(SHA256.HashData(EncoderBytes))),
-            new ModelFile(DecoderName, 0.05, Convert.ToHexString(SHA256.HashData(DecoderBytes))));
+            new ModelFile(EncoderName, 0.2, Convert.ToHexStringLower(SHA256.HashData(s_encoderBytes))),
+            new ModelFile(DecoderName, 0.05, Convert.ToHexString(SHA256.HashData(s_decoderBytes))));
 
         var exit = await ModelsCommand.PullAsync(model, _dir, server.BaseUrl, new StringWriter(), interactive: false, CancellationToken.None);
 
         Assert.That(exit, Is.EqualTo(ModelsCommand.ExitOk));
-        Assert.That(await File.ReadAllBytesAsync(Path.Combine(_dir, DecoderName)), Is.EqualTo(DecoderBytes));
+        Assert.That(await File.ReadAllBytesAsync(Path.Combine(_dir, DecoderName)), Is.EqualTo(s_decoderBytes));
     }
 
     [Test]
@@ -264,7 +264,7 @@ public sealed class ModelsCommandTests
             .InvokeAsync(new InvocationConfiguration { Error = error, Output = TextWriter.Null });
 
         Assert.That(exit, Is.EqualTo(ModelsCommand.ExitOk), error.ToString());
-        Assert.That(await File.ReadAllBytesAsync(Path.Combine(_dir, DecoderName)), Is.EqualTo(DecoderBytes));
+        Assert.That(await File.ReadAllBytesAsync(Path.Combine(_dir, DecoderName)), Is.EqualTo(s_decoderBytes));
     }
 
     private static byte[] StandInBytes(int length, int seed)
@@ -317,7 +317,7 @@ public sealed class ModelsCommandTests
             var app = builder.Build();
             app.Urls.Add("http://127.0.0.1:0");
             var server = new ModelServer(app) { Mode = mode };
-            var files = new Dictionary<string, byte[]> { [EncoderName] = EncoderBytes, [DecoderName] = DecoderBytes };
+            var files = new Dictionary<string, byte[]> { [EncoderName] = s_encoderBytes, [DecoderName] = s_decoderBytes };
 
             app.Use(async (context, next) =>
             {

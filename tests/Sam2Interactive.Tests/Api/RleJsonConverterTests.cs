@@ -30,7 +30,7 @@ public sealed class RleJsonConverterTests
     [Test]
     public void Write_VendoredVector_EqualsLabelStudioJsonArray()
     {
-        // px_1x1_on from protocol.md §4.
+        // px_1x1_on from docs/label-studio-protocol.md §4.
         Assert.That(Write([0, 0, 0, 4, 57, 27, 252, 127, 224]), Is.EqualTo("[0,0,0,4,57,27,252,127,224]"));
     }
 

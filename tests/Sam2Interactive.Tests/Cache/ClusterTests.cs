@@ -3,6 +3,7 @@ using System.Security.Cryptography;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.Logging.Abstractions;
 using NUnit.Framework;
+using Sam2Interactive.Api.Configuration;
 using Sam2Interactive.Cache;
 using Sam2Interactive.Encoder;
 using Sam2Interactive.StandIns;
@@ -55,7 +56,7 @@ public sealed class ClusterTests
     /// <summary>A new image (distinct bytes) in Label Studio; returns its path and scene.</summary>
     private (string Path, Scene Scene) NewImage() => Traffic.AddImage(_ls, "cluster", Interlocked.Increment(ref _nextImage), 320, 240);
 
-    private static readonly TimeSpan Patience = TimeSpan.FromSeconds(10);
+    private static readonly TimeSpan s_patience = TimeSpan.FromSeconds(10);
 
     private static Task<double> Encodes(TestServer s) => s.MetricAsync("sam2_encoder_runs_total");
 
@@ -71,8 +72,8 @@ public sealed class ClusterTests
 
         var (status, _) = await _a.PostAsync("/webhook", PredictBodies.Webhook((41, path)));
         Assert.That(status, Is.EqualTo(HttpStatusCode.OK));
-        await Traffic.WaitForAsync(async () => await Encodes(_a) == encodesA + 1, Patience, "A's prefetch encode");
-        await Traffic.WaitForAsync(() => Task.FromResult(_a.HasEmbedding(path)), Patience, "A's tier 1");
+        await Traffic.WaitForAsync(async () => await Encodes(_a) == encodesA + 1, s_patience, "A's prefetch encode");
+        await Traffic.WaitForAsync(() => Task.FromResult(_a.HasEmbedding(path)), s_patience, "A's tier 1");
 
         await Traffic.ClickAndCheckAsync(_b, path, scene);
 
@@ -104,7 +105,7 @@ public sealed class ClusterTests
         var modelId = ModelIdentity.Compute(StandInModelSet.Options(StandInFormat.SamExporter).EncoderPath!);
         var hash = Convert.ToHexStringLower(SHA256.HashData(scene.Encoded));
         // A third replica takes the encode lock and dies: its tier is disposed without releasing (no renewal either).
-        var options = RedisCacheOptions.FromConfiguration(new ConfigurationBuilder().AddInMemoryCollection(Settings()).Build());
+        var options = Sam2Settings.Read(new ConfigurationBuilder().AddInMemoryCollection(Settings()).Build()).Cache.Redis;
         var dead = new RedisEmbeddingTier(options, modelId, NullLogger.Instance);
         var (outcome, _) = await dead.TryAcquireEncodeLockAsync(hash, CancellationToken.None);
         Assert.That(outcome, Is.EqualTo(LockOutcome.Acquired));
@@ -135,7 +136,7 @@ public sealed class ClusterTests
             var (p, s) = NewImage();
             await Traffic.ClickAndCheckAsync(_a, p, s);
             return false;
-        }, Patience, "the Redis tier to report connected again");
+        }, s_patience, "the Redis tier to report connected again");
     }
 
     [TestCase("garbage")]
@@ -145,7 +146,7 @@ public sealed class ClusterTests
         var (path, scene) = NewImage();
         var modelId = ModelIdentity.Compute(StandInModelSet.Options(StandInFormat.SamExporter).EncoderPath!);
         var hash = Convert.ToHexStringLower(SHA256.HashData(scene.Encoded));
-        var options = RedisCacheOptions.FromConfiguration(new ConfigurationBuilder().AddInMemoryCollection(Settings()).Build());
+        var options = Sam2Settings.Read(new ConfigurationBuilder().AddInMemoryCollection(Settings()).Build()).Cache.Redis;
         using var tier = new RedisEmbeddingTier(options, modelId, NullLogger.Instance);
         using var mux = await ConnectionMultiplexer.ConnectAsync(_redis.Endpoint);
         byte[] value;

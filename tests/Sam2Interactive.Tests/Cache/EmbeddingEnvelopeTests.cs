@@ -128,7 +128,7 @@ public sealed class EmbeddingEnvelopeTests
     private static byte[] Write(EmbeddingEnvelope envelope) => MessagePackSerializer.Serialize(envelope, EmbeddingEnvelope.SerializerOptions);
 
     /// <summary>Bad values, each built from a valid fp16 envelope; names match <see cref="Corrupt"/>.</summary>
-    internal static readonly string[] CorruptionKinds =
+    internal static readonly string[] s_corruptionKinds =
         ["old-version", "future-version", "foreign-model", "unknown-dtype", "dtype-size-mismatch", "wrong-shape", "zero-width",
          "checksum", "truncated", "trailing", "garbage", "empty", "json", "short-data"];
 
@@ -163,7 +163,7 @@ public sealed class EmbeddingEnvelopeTests
         }
     }
 
-    [TestCaseSource(nameof(CorruptionKinds))]
+    [TestCaseSource(nameof(s_corruptionKinds))]
     public void TryDecode_BadValue_NullWithReason(string kind)
     {
         using var original = TestEmbeddings.Create(seed: 5);

@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Collections.Concurrent;
 using NUnit.Framework;
 using Sam2Interactive.Cache;
@@ -27,19 +28,21 @@ public sealed class EmbeddingStoreTests : EmbeddingLeakCheck
     public void DisposeEncoder() => _encoder.Dispose();
 
     private static EmbeddingStore NewStore(long memoryMb = 1024, int encoders = 1) =>
-        new(new CacheOptions { MemoryBytes = memoryMb << 20, EncoderConcurrency = encoders }, new Sam2Metrics(),
+        new(new CacheOptions { MemoryBytes = memoryMb << 20, EncoderConcurrency = encoders }, new CacheMetrics(null),
             new Lazy<IDistributedEmbeddingTier>(() => NoDistributedEmbeddingTier.Instance));
 
-    private async Task<byte[]> Fetch(string uri)
+    private async Task<IMemoryOwner<byte>> Fetch(string uri)
     {
         Interlocked.Increment(ref _fetches);
         await Task.Yield();
-        return _images[uri];
+        return new OwnedBytes(_images[uri]);
     }
 
-    private ImageEmbedding Encode(byte[] bytes) => _encoder.EncodeImage(bytes, 100_000_000, out _);
+    private ImageEmbedding Encode(ReadOnlyMemory<byte> bytes) => _encoder.EncodeImage(bytes.Span);
 
-    private Task<ImageEmbedding> Get(EmbeddingStore store, string uri, EncodePriority priority = EncodePriority.Click, Func<byte[], ImageEmbedding>? encode = null) =>
+    private static Task<IMemoryOwner<byte>> Bytes(byte[] bytes) => Task.FromResult<IMemoryOwner<byte>>(new OwnedBytes(bytes));
+
+    private Task<ImageEmbedding> Get(EmbeddingStore store, string uri, EncodePriority priority = EncodePriority.Click, Func<ReadOnlyMemory<byte>, ImageEmbedding>? encode = null) =>
         store.GetOrCreateAsync(uri, _ => Fetch(uri), encode ?? Encode, priority, CancellationToken.None);
 
     [Test]
@@ -89,10 +92,10 @@ public sealed class EmbeddingStoreTests : EmbeddingLeakCheck
     {
         using var store = NewStore();
         var attempts = 0;
-        async Task<byte[]> Failing(CancellationToken _)
+        async Task<IMemoryOwner<byte>> Failing(CancellationToken _)
         {
             Interlocked.Increment(ref attempts);
-            await Task.Delay(100);
+            await Task.Delay(100, CancellationToken.None);
             throw new IOException("storage down");
         }
 
@@ -101,7 +104,7 @@ public sealed class EmbeddingStoreTests : EmbeddingLeakCheck
         Assert.That(attempts, Is.EqualTo(1));
 
         // The failure is not remembered: the next click tries again and succeeds once storage is back.
-        using var ok = await store.GetOrCreateAsync("broken", _ => Task.FromResult(_images["img3"]), Encode, EncodePriority.Click, CancellationToken.None);
+        using var ok = await store.GetOrCreateAsync("broken", _ => Bytes(_images["img3"]), Encode, EncodePriority.Click, CancellationToken.None);
         Assert.That(ok.OriginalWidth, Is.EqualTo(67));
     }
 
@@ -110,7 +113,7 @@ public sealed class EmbeddingStoreTests : EmbeddingLeakCheck
     {
         using var store = NewStore();
         var gate = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        ImageEmbedding Gated(byte[] bytes)
+        ImageEmbedding Gated(ReadOnlyMemory<byte> bytes)
         {
             gate.Task.Wait();
             return Encode(bytes);
@@ -130,6 +133,44 @@ public sealed class EmbeddingStoreTests : EmbeddingLeakCheck
     }
 
     [Test]
+    public async Task GetOrCreateAsync_Miss_EncodesTheFetchedBufferWithoutCopyAndDisposesItOnce()
+    {
+        using var store = NewStore();
+        var fetched = new OwnedBytes(_images["img5"]);
+        byte[]? seen = null;
+        ImageEmbedding Spy(ReadOnlyMemory<byte> bytes)
+        {
+            seen = System.Runtime.InteropServices.MemoryMarshal.TryGetArray(bytes, out var segment) ? segment.Array : null;
+            return Encode(bytes);
+        }
+
+        using (await store.GetOrCreateAsync("owned", _ => Task.FromResult<IMemoryOwner<byte>>(fetched), Spy, EncodePriority.Click, CancellationToken.None))
+        {
+        }
+
+        using (Assert.EnterMultipleScope())
+        {
+            Assert.That(seen, Is.SameAs(fetched.Array), "the encoder read the fetched buffer itself, not a copy");
+            Assert.That(fetched.Disposals, Is.EqualTo(1), "the store disposed what it fetched, once");
+        }
+    }
+
+    [Test]
+    public async Task GetOrCreateAsync_SameBytesUnderSecondUri_SecondFetchDisposedAndNotEncoded()
+    {
+        using var store = NewStore();
+        var runs = _encoder.Runs;
+        (await Get(store, "img0")).Dispose();
+        var second = new OwnedBytes(_images["copy-of-img0"]);
+
+        using (await store.GetOrCreateAsync("copy-of-img0", _ => Task.FromResult<IMemoryOwner<byte>>(second), Encode, EncodePriority.Click, CancellationToken.None))
+        {
+        }
+
+        Assert.That((_encoder.Runs - runs, second.Disposals), Is.EqualTo((1L, 1)));
+    }
+
+    [Test]
     public async Task GetOrCreateAsync_AfterDispose_ThrowsObjectDisposed()
     {
         var store = NewStore();
@@ -143,9 +184,9 @@ public sealed class EmbeddingStoreTests : EmbeddingLeakCheck
     public async Task GetOrCreateAsync_BadImageBytes_ThrowsAndDoesNotPoison()
     {
         using var store = NewStore();
-        await Assert.ThrowsAsync<ImageDecodeException>(() => store.GetOrCreateAsync("html", _ => Task.FromResult("<html>oops</html>"u8.ToArray()), Encode, EncodePriority.Click, CancellationToken.None));
+        await Assert.ThrowsAsync<ImageDecodeException>(() => store.GetOrCreateAsync("html", _ => Bytes("<html>oops</html>"u8.ToArray()), Encode, EncodePriority.Click, CancellationToken.None));
         Assert.That(store.Count, Is.Zero);
-        using var ok = await store.GetOrCreateAsync("html", _ => Task.FromResult(_images["img4"]), Encode, EncodePriority.Click, CancellationToken.None);
+        using var ok = await store.GetOrCreateAsync("html", _ => Bytes(_images["img4"]), Encode, EncodePriority.Click, CancellationToken.None);
         Assert.That(store.Count, Is.EqualTo(1));
     }
 
@@ -182,13 +223,13 @@ public sealed class EmbeddingStoreTests : EmbeddingLeakCheck
         var order = new ConcurrentQueue<int>();
         var gate = new TaskCompletionSource();
         var holding = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        ImageEmbedding Tracking(byte[] bytes)
+        ImageEmbedding Tracking(ReadOnlyMemory<byte> bytes)
         {
             var e = Encode(bytes);
             order.Enqueue(e.OriginalWidth - 64);
             return e;
         }
-        ImageEmbedding Gated(byte[] bytes)
+        ImageEmbedding Gated(ReadOnlyMemory<byte> bytes)
         {
             holding.TrySetResult();
             gate.Task.Wait();

@@ -23,7 +23,7 @@ public sealed class NoDistributedEmbeddingTierTests
             Assert.That(outcome, Is.EqualTo(LockOutcome.Acquired));
             Assert.That(lease, Is.Not.Null);
             Assert.That(await tier.WaitForLockReleaseAsync(Hash, TimeSpan.FromMinutes(1), CancellationToken.None), Is.True);
-            Assert.That(tier.State, Is.EqualTo("disabled"));
+            Assert.That(tier.State, Is.EqualTo(DistributedTierState.Disabled));
         });
         await lease!.DisposeAsync();
     }
@@ -36,9 +36,4 @@ public sealed class NoDistributedEmbeddingTierTests
         Assert.That(async () => await NoDistributedEmbeddingTier.Instance.TryGetAsync(Hash, cts.Token),
             Throws.InstanceOf<OperationCanceledException>());
     }
-
-    [Test]
-    public void Create_RedisUrlUnset_DisabledTier() =>
-        Assert.That(DistributedEmbeddingTier.Create(new RedisCacheOptions(), "enc", Microsoft.Extensions.Logging.Abstractions.NullLogger.Instance),
-            Is.SameAs(NoDistributedEmbeddingTier.Instance));
 }

@@ -71,16 +71,16 @@ public sealed class RedisEmbeddingTierTests
 
     private static RedisCacheOptions With(RedisCacheOptions o, CacheDType? dtype = null, TimeSpan? ttl = null, TimeSpan? lockTtl = null,
         TimeSpan? poll = null) => new()
-    {
-        Redis = o.Redis,
-        Prefix = o.Prefix,
-        OperationTimeout = o.OperationTimeout,
-        BreakDuration = o.BreakDuration,
-        DType = dtype ?? o.DType,
-        Ttl = ttl ?? o.Ttl,
-        LockTtl = lockTtl ?? o.LockTtl,
-        LockPollInterval = poll ?? o.LockPollInterval,
-    };
+        {
+            Redis = o.Redis,
+            Prefix = o.Prefix,
+            OperationTimeout = o.OperationTimeout,
+            BreakDuration = o.BreakDuration,
+            DType = dtype ?? o.DType,
+            Ttl = ttl ?? o.Ttl,
+            LockTtl = lockTtl ?? o.LockTtl,
+            LockPollInterval = poll ?? o.LockPollInterval,
+        };
 
     /// <summary>Retries <paramref name="probe"/> until it holds or <paramref name="within"/> passes.</summary>
     private static async Task<bool> Eventually(Func<Task<bool>> probe, TimeSpan within)
@@ -115,7 +115,7 @@ public sealed class RedisEmbeddingTierTests
             Assert.That(TestEmbeddings.Flatten(read).AsSpan().SequenceEqual(TestEmbeddings.RoundedToHalf(original)), Is.True);
             Assert.That(Db.StringLength(tier.EmbeddingKey(Hash)), Is.InRange(8L << 20, (8L << 20) + 200), "stored bytes");
             Assert.That(tier.Hits, Is.EqualTo(1));
-            Assert.That(tier.State, Is.EqualTo("connected"));
+            Assert.That(tier.State, Is.EqualTo(DistributedTierState.Connected));
         });
     }
 
@@ -204,7 +204,7 @@ public sealed class RedisEmbeddingTierTests
         });
     }
 
-    [TestCaseSource(typeof(EmbeddingEnvelopeTests), nameof(EmbeddingEnvelopeTests.CorruptionKinds))]
+    [TestCaseSource(typeof(EmbeddingEnvelopeTests), nameof(EmbeddingEnvelopeTests.s_corruptionKinds))]
     public async Task TryGetAsync_BadValue_MissAndKeyDeleted(string kind)
     {
         var tier = SharedTier();
@@ -406,7 +406,7 @@ public sealed class RedisEmbeddingTierTests
         {
             Assert.That(clock.Elapsed, Is.LessThan(TimeSpan.FromSeconds(3)), "no call waits long while Redis is absent");
             Assert.That(outcome, Is.EqualTo(LockOutcome.Unavailable));
-            Assert.That(tier.State, Is.EqualTo("degraded"));
+            Assert.That(tier.State, Is.EqualTo(DistributedTierState.Degraded));
             Assert.That(tier.Rejected, Is.GreaterThan(0), "breaker opened");
         });
 
@@ -419,7 +419,7 @@ public sealed class RedisEmbeddingTierTests
         Assert.Multiple(() =>
         {
             Assert.That(recovered, Is.True, "works again once Redis is up");
-            Assert.That(tier.State, Is.EqualTo("connected"), "breaker closed");
+            Assert.That(tier.State, Is.EqualTo(DistributedTierState.Connected), "breaker closed");
         });
     }
 
@@ -449,7 +449,7 @@ public sealed class RedisEmbeddingTierTests
             Assert.That(uri, Is.Null);
             Assert.That(outcome, Is.EqualTo(LockOutcome.Unavailable));
             Assert.That(wait, Is.True, "an unreachable tier does not keep a click waiting");
-            Assert.That(tier.State, Is.EqualTo("degraded"));
+            Assert.That(tier.State, Is.EqualTo(DistributedTierState.Degraded));
         });
 
         server.Restart();
@@ -459,7 +459,7 @@ public sealed class RedisEmbeddingTierTests
             return await IsHit(tier, Hash);
         }, TimeSpan.FromSeconds(8));
         Assert.That(recovered, Is.True);
-        Assert.That(tier.State, Is.EqualTo("connected"));
+        Assert.That(tier.State, Is.EqualTo(DistributedTierState.Connected));
     }
 
     [Test]

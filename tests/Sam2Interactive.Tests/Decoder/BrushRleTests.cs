@@ -8,12 +8,12 @@ namespace Sam2Interactive.Tests.Decoder;
 [TestFixture]
 public sealed class BrushRleTests
 {
-    private static readonly string VectorDirectory = Path.Combine(AppContext.BaseDirectory, "RleVectors");
+    private static readonly string s_vectorDirectory = Path.Combine(AppContext.BaseDirectory, "RleVectors");
 
     /// <summary>Names of the vendored mask2rle reference vectors, from their index.</summary>
-    private static IEnumerable<string> VectorNames()
+    private static string[] VectorNames()
     {
-        using var index = JsonDocument.Parse(File.ReadAllBytes(Path.Combine(VectorDirectory, "index.json")));
+        using var index = JsonDocument.Parse(File.ReadAllBytes(Path.Combine(s_vectorDirectory, "index.json")));
         return index.RootElement.EnumerateArray().Select(e => e.GetProperty("name").GetString()!).ToArray();
     }
 
@@ -22,7 +22,7 @@ public sealed class BrushRleTests
     {
         var names = VectorNames().ToArray();
         Assert.That(names, Has.Length.EqualTo(42));
-        Assert.That(names.Select(n => File.Exists(Path.Combine(VectorDirectory, n + ".json"))), Is.All.True);
+        Assert.That(names.Select(n => File.Exists(Path.Combine(s_vectorDirectory, n + ".json"))), Is.All.True);
     }
 
     [TestCaseSource(nameof(VectorNames))]
@@ -85,17 +85,17 @@ public sealed class BrushRleTests
     [Test]
     public void Encode_TwoEllipses4000x3000_DecodesBackToMask()
     {
-        const int width = 4000, height = 3000;
-        var pixels = new byte[width * height];
-        FillEllipse(pixels, width, cx: 1200, cy: 1000, rx: 700, ry: 450);
-        FillEllipse(pixels, width, cx: 2900, cy: 2100, rx: 500, ry: 800);
+        const int Width = 4000, Height = 3000;
+        var pixels = new byte[Width * Height];
+        FillEllipse(pixels, Width, cx: 1200, cy: 1000, rx: 700, ry: 450);
+        FillEllipse(pixels, Width, cx: 2900, cy: 2100, rx: 500, ry: 800);
         var destination = new byte[BrushRle.GetEncodedLength(pixels)];
 
         var written = BrushRle.Encode(pixels, destination);
         var rgba = BrushRle.Decode(destination);
 
         Assert.That(written, Is.EqualTo(destination.Length));
-        Assert.That(rgba, Has.Length.EqualTo(4 * width * height));
+        Assert.That(rgba, Has.Length.EqualTo(4 * Width * Height));
         Assert.That(rgba, Is.EqualTo(ToRgba(pixels)));
     }
 
@@ -212,7 +212,7 @@ public sealed class BrushRleTests
     {
         public static ReferenceVector Load(string name)
         {
-            using var json = JsonDocument.Parse(File.ReadAllBytes(Path.Combine(VectorDirectory, name + ".json")));
+            using var json = JsonDocument.Parse(File.ReadAllBytes(Path.Combine(s_vectorDirectory, name + ".json")));
             var root = json.RootElement;
             var width = root.GetProperty("width").GetInt32();
             var height = root.GetProperty("height").GetInt32();

@@ -30,7 +30,7 @@ public sealed class Sam2DecoderTests : EmbeddingLeakCheck
     }
 
     private ImageEmbedding Encode(StandInFormat format, Scene scene) =>
-        _models[format].Encoder.EncodeImage(scene.Encoded, 100_000_000, out _);
+        _models[format].Encoder.EncodeImage(scene.Encoded);
 
     private static PromptPoint Click(SKPoint p, bool positive = true) => new(p.X, p.Y, positive);
 
@@ -207,7 +207,7 @@ public sealed class Sam2DecoderTests : EmbeddingLeakCheck
         var bytes = png.ToArray();
         using var plain = StandInModelSet.CreateDecoder(StandInFormat.SamExporter);
         using var filling = StandInModelSet.CreateDecoder(StandInFormat.SamExporter, new DecoderOptions { MaxHoleArea = 100 });
-        using var embedding = _models[StandInFormat.SamExporter].Encoder.EncodeImage(bytes, 100_000_000, out _);
+        using var embedding = _models[StandInFormat.SamExporter].Encoder.EncodeImage(bytes);
         var prompt = new Prompt([new PromptPoint(150, 150, true)]);
 
         using var without = plain.Predict(embedding, prompt, 512, 512);

@@ -11,41 +11,41 @@ public sealed class ImageDecoderTests
     [TestCase(480, 640)]
     [TestCase(333, 777)]  // odd sizes: no 4-byte row alignment anywhere
     [TestCase(2000, 1200)]
-    public void Decode_Png_PixelsExact(int width, int height)
+    public void Decode_Png_PixelsExact(int Width, int Height)
     {
-        var rgb = TestImages.RandomRgb(width, height, seed: width + height);
-        var png = TestImages.Encode(rgb, width, height, SKEncodedImageFormat.Png);
+        var rgb = TestImages.RandomRgb(Width, Height, seed: Width + Height);
+        var png = TestImages.Encode(rgb, Width, Height, SKEncodedImageFormat.Png);
 
         using var image = ImageDecoder.Decode(png);
 
-        AssertSize(image, width, height, width, height);
+        AssertSize(image, Width, Height, Width, Height);
         Assert.That(image.Rgb.SequenceEqual(rgb), Is.True);
     }
 
     [TestCase(640, 480)]
     [TestCase(333, 777)]
-    public void Decode_LosslessWebp_PixelsExact(int width, int height)
+    public void Decode_LosslessWebp_PixelsExact(int Width, int Height)
     {
-        var rgb = TestImages.RandomRgb(width, height, seed: 7);
-        var webp = TestImages.Encode(rgb, width, height, SKEncodedImageFormat.Webp);
+        var rgb = TestImages.RandomRgb(Width, Height, seed: 7);
+        var webp = TestImages.Encode(rgb, Width, Height, SKEncodedImageFormat.Webp);
 
         using var image = ImageDecoder.Decode(webp);
 
-        AssertSize(image, width, height, width, height);
+        AssertSize(image, Width, Height, Width, Height);
         Assert.That(image.Rgb.SequenceEqual(rgb), Is.True);
     }
 
     [TestCase(640, 480)]
     [TestCase(480, 640)]
     [TestCase(333, 777)]
-    public void Decode_JpegBelowMinShortSide_FullSizeCloseToSource(int width, int height)
+    public void Decode_JpegBelowMinShortSide_FullSizeCloseToSource(int Width, int Height)
     {
-        var rgb = TestImages.GradientRgb(width, height);
-        var jpeg = TestImages.Encode(rgb, width, height, SKEncodedImageFormat.Jpeg, quality: 95);
+        var rgb = TestImages.GradientRgb(Width, Height);
+        var jpeg = TestImages.Encode(rgb, Width, Height, SKEncodedImageFormat.Jpeg, quality: 95);
 
         using var image = ImageDecoder.Decode(jpeg);
 
-        AssertSize(image, width, height, width, height);
+        AssertSize(image, Width, Height, Width, Height);
         Assert.That(MeanAbsoluteError(image.Rgb, rgb), Is.LessThan(2.0));
     }
 
@@ -54,15 +54,15 @@ public sealed class ImageDecoderTests
     [TestCase(4000, 3000, 0, 500, 375)]      // 1/8 is the smallest libjpeg scale
     [TestCase(4000, 3000, 3000, 4000, 3000)] // only the full size qualifies
     public void Decode_LargeJpeg_DctScaledKeepsShortSideAndReportsOriginalSize(
-        int width, int height, int minShortSide, int pixelWidth, int pixelHeight)
+        int Width, int Height, int minShortSide, int pixelWidth, int pixelHeight)
     {
-        var rgb = TestImages.GradientRgb(width, height);
-        var jpeg = TestImages.Encode(rgb, width, height, SKEncodedImageFormat.Jpeg, quality: 90);
+        var rgb = TestImages.GradientRgb(Width, Height);
+        var jpeg = TestImages.Encode(rgb, Width, Height, SKEncodedImageFormat.Jpeg, quality: 90);
 
         using var image = ImageDecoder.Decode(jpeg, minShortSide: minShortSide);
 
-        AssertSize(image, width, height, pixelWidth, pixelHeight);
-        Assert.That(Math.Min(image.PixelWidth, image.PixelHeight), Is.GreaterThanOrEqualTo(Math.Min(minShortSide, Math.Min(width, height))));
+        AssertSize(image, Width, Height, pixelWidth, pixelHeight);
+        Assert.That(Math.Min(image.PixelWidth, image.PixelHeight), Is.GreaterThanOrEqualTo(Math.Min(minShortSide, Math.Min(Width, Height))));
 
         // The scaled pixels still show the gradient at the matching relative position (centre of the image).
         var centre = (image.PixelHeight / 2 * image.PixelWidth + image.PixelWidth / 2) * 3;
@@ -103,33 +103,33 @@ public sealed class ImageDecoderTests
     [TestCase(8)]
     public void Decode_ExifOrientation_EveryStoredPixelLandsWhereExifSays(int orientation)
     {
-        const int width = 67, height = 41; // odd and unequal, so any swapped or off-by-one axis shows
-        var jpeg = TestImages.Encode(TestImages.RandomRgb(width, height, seed: 3), width, height, SKEncodedImageFormat.Jpeg, 90);
+        const int Width = 67, Height = 41; // odd and unequal, so any swapped or off-by-one axis shows
+        var jpeg = TestImages.Encode(TestImages.RandomRgb(Width, Height, seed: 3), Width, Height, SKEncodedImageFormat.Jpeg, 90);
         using var stored = ImageDecoder.Decode(jpeg);
         using var oriented = ImageDecoder.Decode(TestImages.WithExifOrientation(jpeg, orientation));
 
         var swaps = orientation >= 5;
-        var (outWidth, outHeight) = swaps ? (height, width) : (width, height);
+        var (outWidth, outHeight) = swaps ? (Height, Width) : (Width, Height);
         AssertSize(oriented, outWidth, outHeight, outWidth, outHeight);
 
         // Forward mapping (stored (x, y) → displayed), written independently of the decoder's inverse mapping.
         var mismatches = 0;
-        for (var y = 0; y < height; y++)
+        for (var y = 0; y < Height; y++)
         {
-            for (var x = 0; x < width; x++)
+            for (var x = 0; x < Width; x++)
             {
                 var (dx, dy) = orientation switch
                 {
                     1 => (x, y),
-                    2 => (width - 1 - x, y),
-                    3 => (width - 1 - x, height - 1 - y),
-                    4 => (x, height - 1 - y),
+                    2 => (Width - 1 - x, y),
+                    3 => (Width - 1 - x, Height - 1 - y),
+                    4 => (x, Height - 1 - y),
                     5 => (y, x),
-                    6 => (height - 1 - y, x),
-                    7 => (height - 1 - y, width - 1 - x),
-                    _ => (y, width - 1 - x),
+                    6 => (Height - 1 - y, x),
+                    7 => (Height - 1 - y, Width - 1 - x),
+                    _ => (y, Width - 1 - x),
                 };
-                var s = (y * width + x) * 3;
+                var s = (y * Width + x) * 3;
                 var d = (dy * outWidth + dx) * 3;
                 if (!stored.Rgb.Slice(s, 3).SequenceEqual(oriented.Rgb.Slice(d, 3)))
                 {
@@ -145,15 +145,15 @@ public sealed class ImageDecoderTests
     [TestCase(3, 96, 64, "bottom-right")] // rotate 180°
     [TestCase(6, 64, 96, "top-right")]    // rotate 90° clockwise: stored top-left goes to displayed top-right
     [TestCase(8, 64, 96, "bottom-left")]  // rotate 90° counter-clockwise
-    public void Decode_ExifOrientation_TopLeftMarkerDisplayedAtExpectedCorner(int orientation, int width, int height, string corner)
+    public void Decode_ExifOrientation_TopLeftMarkerDisplayedAtExpectedCorner(int orientation, int Width, int Height, string corner)
     {
-        const int storedWidth = 96, storedHeight = 64;
-        var rgb = new byte[storedWidth * storedHeight * 3];
-        for (var y = 0; y < storedHeight; y++)
+        const int StoredWidth = 96, StoredHeight = 64;
+        var rgb = new byte[StoredWidth * StoredHeight * 3];
+        for (var y = 0; y < StoredHeight; y++)
         {
-            for (var x = 0; x < storedWidth; x++)
+            for (var x = 0; x < StoredWidth; x++)
             {
-                var i = (y * storedWidth + x) * 3;
+                var i = (y * StoredWidth + x) * 3;
                 var red = x < 32 && y < 32;
                 rgb[i] = red ? (byte)255 : (byte)128;
                 rgb[i + 1] = red ? (byte)0 : (byte)128;
@@ -161,15 +161,15 @@ public sealed class ImageDecoderTests
             }
         }
 
-        var jpeg = TestImages.WithExifOrientation(TestImages.Encode(rgb, storedWidth, storedHeight, SKEncodedImageFormat.Jpeg, 95), orientation);
+        var jpeg = TestImages.WithExifOrientation(TestImages.Encode(rgb, StoredWidth, StoredHeight, SKEncodedImageFormat.Jpeg, 95), orientation);
         using var image = ImageDecoder.Decode(jpeg);
 
-        Assert.That((image.Width, image.Height), Is.EqualTo((width, height)));
-        (int X, int Y)[] corners = [(8, 8), (width - 9, 8), (8, height - 9), (width - 9, height - 9)];
+        Assert.That((image.Width, image.Height), Is.EqualTo((Width, Height)));
+        (int X, int Y)[] corners = [(8, 8), (Width - 9, 8), (8, Height - 9), (Width - 9, Height - 9)];
         string[] names = ["top-left", "top-right", "bottom-left", "bottom-right"];
         for (var k = 0; k < 4; k++)
         {
-            var i = (corners[k].Y * width + corners[k].X) * 3;
+            var i = (corners[k].Y * Width + corners[k].X) * 3;
             var isRed = image.Rgb[i] > 200 && image.Rgb[i + 1] < 60 && image.Rgb[i + 2] < 60;
             Assert.That(isRed, Is.EqualTo(names[k] == corner), $"corner {names[k]}");
         }
@@ -191,19 +191,19 @@ public sealed class ImageDecoderTests
     [Test]
     public void Decode_PngWithAlpha_DropsAlphaKeepsStraightRgb()
     {
-        const int width = 50, height = 30;
-        var rgba = new byte[width * height * 4];
+        const int Width = 50, Height = 30;
+        var rgba = new byte[Width * Height * 4];
         new Random(11).NextBytes(rgba);
-        for (var i = 0; i < width; i++)
+        for (var i = 0; i < Width; i++)
         {
             rgba[i * 4 + 3] = 0; // fully transparent first row: its colour must survive too (no premultiply, no compositing)
         }
 
-        var png = TestImages.EncodeRgba(rgba, width, height, SKEncodedImageFormat.Png);
+        var png = TestImages.EncodeRgba(rgba, Width, Height, SKEncodedImageFormat.Png);
         using var image = ImageDecoder.Decode(png);
 
-        var expected = new byte[width * height * 3];
-        for (var i = 0; i < width * height; i++)
+        var expected = new byte[Width * Height * 3];
+        for (var i = 0; i < Width * Height; i++)
         {
             expected[i * 3] = rgba[i * 4];
             expected[i * 3 + 1] = rgba[i * 4 + 1];
@@ -217,14 +217,14 @@ public sealed class ImageDecoderTests
     [TestCase(SKEncodedImageFormat.Jpeg)]
     public void Decode_Grayscale_ReplicatedToRgb(SKEncodedImageFormat format)
     {
-        const int width = 40, height = 24;
-        var gray = new byte[width * height];
+        const int Width = 40, Height = 24;
+        var gray = new byte[Width * Height];
         for (var i = 0; i < gray.Length; i++)
         {
-            gray[i] = (byte)(i % width * 6);
+            gray[i] = (byte)(i % Width * 6);
         }
 
-        var encoded = TestImages.EncodeRaw(gray, new SKImageInfo(width, height, SKColorType.Gray8, SKAlphaType.Opaque), format);
+        var encoded = TestImages.EncodeRaw(gray, new SKImageInfo(Width, Height, SKColorType.Gray8, SKAlphaType.Opaque), format);
         using var image = ImageDecoder.Decode(encoded);
 
         var rgb = image.Rgb;
@@ -242,10 +242,10 @@ public sealed class ImageDecoderTests
     public void Decode_Png16Bit_ReducedToEightBit()
     {
         // Samples v·257 (0x0101·v) have the same 8-bit value v whether the reduction truncates (PIL: high byte) or rounds.
-        const int width = 32, height = 16;
-        var samples = new ushort[width * height * 4];
-        var expected = new byte[width * height * 3];
-        for (var i = 0; i < width * height; i++)
+        const int Width = 32, Height = 16;
+        var samples = new ushort[Width * Height * 4];
+        var expected = new byte[Width * Height * 3];
+        for (var i = 0; i < Width * Height; i++)
         {
             for (var c = 0; c < 3; c++)
             {
@@ -257,7 +257,7 @@ public sealed class ImageDecoderTests
             samples[i * 4 + 3] = ushort.MaxValue;
         }
 
-        var png = TestImages.EncodeRaw(samples, new SKImageInfo(width, height, SKColorType.Rgba16161616, SKAlphaType.Unpremul), SKEncodedImageFormat.Png);
+        var png = TestImages.EncodeRaw(samples, new SKImageInfo(Width, Height, SKColorType.Rgba16161616, SKAlphaType.Unpremul), SKEncodedImageFormat.Png);
         Assert.That(png[24], Is.EqualTo(16), "IHDR bit depth: Skia must have written a 16-bit PNG");
 
         using var image = ImageDecoder.Decode(png);
@@ -349,10 +349,10 @@ public sealed class ImageDecoderTests
         Assert.That(ex.Error, Is.EqualTo(ImageDecodeError.UnsupportedFormat));
     }
 
-    private static void AssertSize(DecodedImage image, int width, int height, int pixelWidth, int pixelHeight)
+    private static void AssertSize(DecodedImage image, int Width, int Height, int pixelWidth, int pixelHeight)
     {
         Assert.That((image.Width, image.Height, image.PixelWidth, image.PixelHeight),
-            Is.EqualTo((width, height, pixelWidth, pixelHeight)));
+            Is.EqualTo((Width, Height, pixelWidth, pixelHeight)));
         Assert.That(image.Rgb.Length, Is.EqualTo(pixelWidth * pixelHeight * 3));
     }
 

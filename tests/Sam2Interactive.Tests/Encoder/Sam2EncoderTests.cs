@@ -1,5 +1,8 @@
+using System.Diagnostics.Metrics;
+using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging.Abstractions;
 using NUnit.Framework;
+using Sam2Interactive.Api.Metrics;
 using Sam2Interactive.Encoder;
 using Sam2Interactive.StandIns;
 using Sam2Interactive.Tests.Support;
@@ -19,16 +22,21 @@ public sealed class Sam2EncoderTests : EmbeddingLeakCheck
     }
 
     [Test]
-    public void EncodeImage_Scene_CountsOneRunAndCarriesOriginalSize()
+    public void EncodeImage_Scene_CountsOneRunRecordsItsStagesAndCarriesOriginalSize()
     {
-        using var encoder = StandInModelSet.CreateEncoder(StandInFormat.SamExporter);
+        using var meters = new ServiceCollection().AddMetrics().BuildServiceProvider();
+        var factory = meters.GetRequiredService<IMeterFactory>();
+        using var stages = new StageTimings(factory);
+        var options = StandInModelSet.Options(StandInFormat.SamExporter);
+        using var encoder = new Sam2Encoder(options.EncoderPath!, options, NullLogger.Instance, new EncoderMetrics(factory));
         var scene = Scenes.Create(333, 777);
 
-        using var embedding = encoder.EncodeImage(scene.Encoded, 100_000_000, out var timings);
+        using var embedding = encoder.EncodeImage(scene.Encoded);
 
         Assert.That(encoder.Runs, Is.EqualTo(1));
         Assert.That((embedding.OriginalWidth, embedding.OriginalHeight), Is.EqualTo((333, 777)));
-        Assert.That(timings.Run, Is.GreaterThan(TimeSpan.Zero));
+        Assert.That(stages.Milliseconds("image_decode"), Is.GreaterThan(0));
+        Assert.That(stages.Milliseconds("encode"), Is.GreaterThan(0));
         // Stand-in feats0 channels 0..2 are the 4×4-averaged normalised colour: the grey corner is (128/255 − mean)/std.
         var red = embedding.HighResFeats0.Span[0];
         Assert.That(red, Is.EqualTo((128f / 255f - 0.485f) / 0.229f).Within(1e-3));
@@ -40,8 +48,8 @@ public sealed class Sam2EncoderTests : EmbeddingLeakCheck
         using var encoder = StandInModelSet.CreateEncoder(StandInFormat.SamExporter);
         var before = ImageEmbedding.LiveCount;
         var input = new float[3 * 1024 * 1024];
-        var a = encoder.Run(input, 10, 10, out _);
-        var b = encoder.Run(input, 10, 10, out _);
+        var a = encoder.Run(input, 10, 10);
+        var b = encoder.Run(input, 10, 10);
         Assert.That(ImageEmbedding.LiveCount, Is.EqualTo(before + 2));
         Assert.That(a.TryAddReference(), Is.True);
         a.Dispose();
@@ -79,9 +87,9 @@ public sealed class Sam2EncoderTests : EmbeddingLeakCheck
     [Test]
     public void Constructor_DeviceCudaOnCpuBuild_FallsBackToCpu()
     {
-        var options = StandInModelSet.Options(StandInFormat.SamExporter);
-        options.Device = "cuda";
+        var stand = StandInModelSet.Options(StandInFormat.SamExporter);
+        var options = new ModelOptions { EncoderPath = stand.EncoderPath, DecoderPath = stand.DecoderPath, Device = "cuda" };
         using var encoder = new Sam2Encoder(options.EncoderPath!, options, NullLogger.Instance);
-        Assert.That(OrtSessionFactory.ActiveProvider, Is.EqualTo("CPU"));
+        Assert.That(encoder.Provider, Is.EqualTo("CPU"));
     }
 }

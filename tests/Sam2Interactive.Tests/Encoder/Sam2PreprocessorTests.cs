@@ -9,8 +9,8 @@ namespace Sam2Interactive.Tests.Encoder;
 public sealed class Sam2PreprocessorTests
 {
     private const int Size = Sam2Preprocessor.InputSize;
-    private static readonly double[] _mean = [0.485, 0.456, 0.406];
-    private static readonly double[] _std = [0.229, 0.224, 0.225];
+    private static readonly double[] s_mean = [0.485, 0.456, 0.406];
+    private static readonly double[] s_std = [0.229, 0.224, 0.225];
 
     [TestCase(640, 480)]   // upscale both axes
     [TestCase(333, 777)]   // upscale x, downscale y
@@ -42,7 +42,7 @@ public sealed class Sam2PreprocessorTests
         {
             for (var p = 0; p < Size * Size; p++)
             {
-                var expected = (rgb[p * 3 + c] / 255.0 - _mean[c]) / _std[c];
+                var expected = (rgb[p * 3 + c] / 255.0 - s_mean[c]) / s_std[c];
                 maxDiff = Math.Max(maxDiff, Math.Abs(actual[c * Size * Size + p] - expected));
             }
         }
@@ -54,13 +54,13 @@ public sealed class Sam2PreprocessorTests
     public void ToInputTensor_2048Halved_UsesTapsOneEighthThreeEighths()
     {
         // R depends on x only, G on y only, B is constant, so each output is one hand-computable 4-tap sum.
-        const int side = 2048;
-        var rgb = new byte[side * side * 3];
-        for (var y = 0; y < side; y++)
+        const int Side = 2048;
+        var rgb = new byte[Side * Side * 3];
+        for (var y = 0; y < Side; y++)
         {
-            for (var x = 0; x < side; x++)
+            for (var x = 0; x < Side; x++)
             {
-                var i = (y * side + x) * 3;
+                var i = (y * Side + x) * 3;
                 rgb[i] = (byte)(x * 37 % 256);
                 rgb[i + 1] = (byte)(y * 11 % 256);
                 rgb[i + 2] = 255;
@@ -68,7 +68,7 @@ public sealed class Sam2PreprocessorTests
         }
 
         var tensor = new float[Sam2Preprocessor.TensorLength];
-        Sam2Preprocessor.ToInputTensor(rgb, side, side, tensor);
+        Sam2Preprocessor.ToInputTensor(rgb, Side, Side, tensor);
 
         // Output column 100 reads input columns 199..202; output row 300 reads input rows 599..602.
         var red = (1.0 / 8 * (199 * 37 % 256) + 3.0 / 8 * (200 * 37 % 256) + 3.0 / 8 * (201 * 37 % 256) + 1.0 / 8 * (202 * 37 % 256)) / 255;
@@ -172,7 +172,7 @@ public sealed class Sam2PreprocessorTests
                         }
                     }
 
-                    result[(c * Size + i) * Size + j] = (sum - _mean[c]) / _std[c];
+                    result[(c * Size + i) * Size + j] = (sum - s_mean[c]) / s_std[c];
                 }
             }
         }

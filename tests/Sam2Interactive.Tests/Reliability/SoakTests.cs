@@ -5,7 +5,6 @@ using System.Text.Json;
 using Microsoft.Extensions.DependencyInjection;
 using NUnit.Framework;
 using Sam2Interactive.Api.Segmentation;
-using Sam2Interactive.Encoder;
 using Sam2Interactive.Tests.Api;
 using Sam2Interactive.Tests.Support;
 
@@ -13,7 +12,7 @@ namespace Sam2Interactive.Tests.Reliability;
 
 /// <summary>
 /// Bounded load and soak on loopback: N simulated annotators clicking their own cached images (one click per
-/// <see cref="ThinkTime"/> each, as people do) for T seconds while M tasks are imported through the webhook and encoded.
+/// <see cref="s_thinkTime"/> each, as people do) for T seconds while M tasks are imported through the webhook and encoded.
 /// Zero failed clicks, p50/p99 printed and sanity-bounded, RSS sampled and steady, embedding buffers back to the store's
 /// count at the end and to the baseline after dispose. CI runs the short form; <c>SAM2I_SOAK=full</c> runs 16 annotators
 /// for 3 minutes with 200 imported tasks (docs/reliability.md).
@@ -22,7 +21,7 @@ namespace Sam2Interactive.Tests.Reliability;
 [NonParallelizable]
 public sealed class SoakTests : EmbeddingLeakCheck
 {
-    private static readonly TimeSpan ThinkTime = TimeSpan.FromMilliseconds(100);
+    private static readonly TimeSpan s_thinkTime = TimeSpan.FromMilliseconds(100);
 
     private sealed record Profile(string Name, int Annotators, TimeSpan Duration, int Tasks);
 
@@ -89,7 +88,7 @@ public sealed class SoakTests : EmbeddingLeakCheck
                         if (ok && !importing) afterImport.Add(elapsed.TotalMilliseconds);
                     }
                 }
-                await Task.Delay(ThinkTime);
+                await Task.Delay(s_thinkTime);
             }
         })).ToList();
         await Task.WhenAll(annotators);

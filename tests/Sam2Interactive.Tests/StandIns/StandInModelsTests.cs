@@ -8,7 +8,7 @@ namespace Sam2Interactive.Tests.StandIns;
 /// <summary>
 /// Runs the generated stand-ins in real ONNX Runtime sessions. Scene (1024×1024, RGB in [0,1], ImageNet-normalised):
 /// grey background; square A red at x,y ∈ [256,512); square B orange-red at x ∈ [640,896), y ∈ [256,512) (colour
-/// distance ≈ 0.67 from A, i.e. inside mask 1's tolerance 1.0, outside mask 0's 0.5); square C blue at x ∈ [256,512),
+/// distance ≈ 0.67 from A, i.e. inside mask 1'S tolerance 1.0, outside mask 0'S 0.5); square C blue at x ∈ [256,512),
 /// y ∈ [640,896). On the 256 grid a square [a,b) in pixels is cells [a/4, b/4).
 /// </summary>
 [TestFixture]
@@ -16,14 +16,14 @@ public sealed class StandInModelsTests
 {
     private const int Grid = 256, Cells = Grid * Grid;
 
-    private static readonly float[] Mean = [0.485f, 0.456f, 0.406f];
-    private static readonly float[] Std = [0.229f, 0.224f, 0.225f];
+    private static readonly float[] s_mean = [0.485f, 0.456f, 0.406f];
+    private static readonly float[] s_std = [0.229f, 0.224f, 0.225f];
 
-    private static readonly (int X0, int Y0, int X1, int Y1) SquareA = (256, 256, 512, 512);
-    private static readonly (int X0, int Y0, int X1, int Y1) SquareB = (640, 256, 896, 512);
-    private static readonly (int X0, int Y0, int X1, int Y1) SquareC = (256, 640, 512, 896);
+    private static readonly (int X0, int Y0, int X1, int Y1) s_squareA = (256, 256, 512, 512);
+    private static readonly (int X0, int Y0, int X1, int Y1) s_squareB = (640, 256, 896, 512);
+    private static readonly (int X0, int Y0, int X1, int Y1) s_squareC = (256, 640, 512, 896);
 
-    private static readonly float[] ExpectedIou = [0.80f, 0.93f, 0.87f];
+    private static readonly float[] s_expectedIou = [0.80f, 0.93f, 0.87f];
 
     private string _root = "";
     private readonly Dictionary<StandInFormat, (string Encoder, string Decoder)> _paths = [];
@@ -108,7 +108,7 @@ public sealed class StandInModelsTests
     }
 
     // Realistic models are loaded (cheap) but never run here: a run costs seconds. Their masks are compared with the small
-    // ones by the benchmark driver's "cost" command.
+    // ones by the benchmark driver'S "cost" command.
     [TestCase(StandInFormat.SamExporter)]
     [TestCase(StandInFormat.OnnxCommunity)]
     [TestCase(StandInFormat.OrigImSizeInt32)]
@@ -203,7 +203,7 @@ public sealed class StandInModelsTests
     {
         var feats0 = _features[StandInFormat.SamExporter].Feats0;
         var scene = Scene();
-        // Cell (r=64, c=64) is inside A: exactly A's normalised red; cell (0,0) is background grey.
+        // Cell (r=64, c=64) is inside A: exactly A'S normalised red; cell (0,0) is background grey.
         using (Assert.EnterMultipleScope())
         {
             for (var c = 0; c < 3; c++)
@@ -225,10 +225,10 @@ public sealed class StandInModelsTests
         var best = ArgMax(iou.AsSpan(0, 3));
         using (Assert.EnterMultipleScope())
         {
-            Assert.That(iou, Is.EqualTo(ExpectedIou).Within(1e-6f));
+            Assert.That(iou, Is.EqualTo(s_expectedIou).Within(1e-6f));
             Assert.That(best, Is.EqualTo(1));
-            Assert.That(MaskIou(masks, best, Cover(SquareC)), Is.GreaterThanOrEqualTo(0.9));
-            Assert.That(MaskIou(masks, best, Cover(SquareC)), Is.EqualTo(1.0));
+            Assert.That(MaskIou(masks, best, Cover(s_squareC)), Is.GreaterThanOrEqualTo(0.9));
+            Assert.That(MaskIou(masks, best, Cover(s_squareC)), Is.EqualTo(1.0));
         }
     }
 
@@ -238,8 +238,8 @@ public sealed class StandInModelsTests
         var (masks, _) = Decode(StandInFormat.SamExporter, [(300, 300, 1)]);
         using (Assert.EnterMultipleScope())
         {
-            Assert.That(MaskIou(masks, 0, Cover(SquareA)), Is.EqualTo(1.0), "mask 0: A only");
-            Assert.That(MaskIou(masks, 1, Cover(SquareA, SquareB)), Is.EqualTo(1.0), "mask 1: A and the near colour B");
+            Assert.That(MaskIou(masks, 0, Cover(s_squareA)), Is.EqualTo(1.0), "mask 0: A only");
+            Assert.That(MaskIou(masks, 1, Cover(s_squareA, s_squareB)), Is.EqualTo(1.0), "mask 1: A and the near colour B");
         }
     }
 
@@ -247,7 +247,7 @@ public sealed class StandInModelsTests
     public void Decoder_NegativeClickOnNearColour_ExcludesIt()
     {
         var (masks, _) = Decode(StandInFormat.SamExporter, [(300, 300, 1), (700, 400, 0)]);
-        Assert.That(MaskIou(masks, 1, Cover(SquareA)), Is.EqualTo(1.0));
+        Assert.That(MaskIou(masks, 1, Cover(s_squareA)), Is.EqualTo(1.0));
     }
 
     [Test]
@@ -262,14 +262,14 @@ public sealed class StandInModelsTests
     public void Decoder_BoxOnly_CentreColourSegmentsTheBoxedSquare()
     {
         var (masks, _) = Decode(StandInFormat.SamExporter, [(250, 634, 2), (518, 902, 3)]);
-        Assert.That(MaskIou(masks, 1, Cover(SquareC)), Is.EqualTo(1.0));
+        Assert.That(MaskIou(masks, 1, Cover(s_squareC)), Is.EqualTo(1.0));
     }
 
     [Test]
     public void Decoder_PaddingPoint_IsIgnored()
     {
         var (masks, _) = Decode(StandInFormat.SamExporter, [(384, 768, 1), (0, 0, -1)]);
-        Assert.That(MaskIou(masks, 1, Cover(SquareC)), Is.EqualTo(1.0));
+        Assert.That(MaskIou(masks, 1, Cover(s_squareC)), Is.EqualTo(1.0));
     }
 
     [Test]
@@ -315,8 +315,8 @@ public sealed class StandInModelsTests
         using (Assert.EnterMultipleScope())
         {
             Assert.That(iou, Has.Length.EqualTo(6));
-            Assert.That(MaskIou(masks, 1, Cover(SquareC)), Is.EqualTo(1.0));
-            Assert.That(MaskIou(masks, 3, Cover(SquareA)), Is.EqualTo(1.0));
+            Assert.That(MaskIou(masks, 1, Cover(s_squareC)), Is.EqualTo(1.0));
+            Assert.That(MaskIou(masks, 3, Cover(s_squareA)), Is.EqualTo(1.0));
         }
     }
 
@@ -343,7 +343,7 @@ public sealed class StandInModelsTests
             // ORT computes source coordinates in float; 1e-3 absorbs that at ±32 logits yet is far below the
             // 0.1-scale gaps between half_pixel and align_corners / asymmetric sampling.
             Assert.That(full, Is.EqualTo(expected).Within(1e-3f));
-            Assert.That(MaskIou(low, 1, Cover(SquareC)), Is.EqualTo(1.0));
+            Assert.That(MaskIou(low, 1, Cover(s_squareC)), Is.EqualTo(1.0));
         }
     }
 
@@ -356,9 +356,9 @@ public sealed class StandInModelsTests
         using (Assert.EnterMultipleScope())
         {
             Assert.That(k, Is.EqualTo(1));
-            Assert.That(iou, Is.EqualTo(ExpectedIou).Within(1e-6f));
+            Assert.That(iou, Is.EqualTo(s_expectedIou).Within(1e-6f));
             Assert.That(objectScores, Is.EqualTo(new[] { 10f }));
-            Assert.That(MaskIou(masks, 1, Cover(SquareC)), Is.GreaterThanOrEqualTo(0.9));
+            Assert.That(MaskIou(masks, 1, Cover(s_squareC)), Is.GreaterThanOrEqualTo(0.9));
         }
     }
 
@@ -369,7 +369,7 @@ public sealed class StandInModelsTests
         using (Assert.EnterMultipleScope())
         {
             Assert.That(k, Is.EqualTo(1));
-            Assert.That(MaskIou(masks, 1, Cover(SquareC)), Is.EqualTo(1.0));
+            Assert.That(MaskIou(masks, 1, Cover(s_squareC)), Is.EqualTo(1.0));
         }
     }
 
@@ -380,10 +380,10 @@ public sealed class StandInModelsTests
         using (Assert.EnterMultipleScope())
         {
             Assert.That(k, Is.EqualTo(2));
-            Assert.That(iou, Is.EqualTo(ExpectedIou.Concat(ExpectedIou).ToArray()).Within(1e-6f));
+            Assert.That(iou, Is.EqualTo(s_expectedIou.Concat(s_expectedIou).ToArray()).Within(1e-6f));
             Assert.That(objectScores, Is.EqualTo(new[] { 10f, 10f }));
-            Assert.That(MaskIou(masks, 1, Cover(SquareA)), Is.EqualTo(1.0), "box 0 → A (B lies outside the box)");
-            Assert.That(MaskIou(masks, 3 + 1, Cover(SquareC)), Is.EqualTo(1.0), "box 1 → C");
+            Assert.That(MaskIou(masks, 1, Cover(s_squareA)), Is.EqualTo(1.0), "box 0 → A (B lies outside the box)");
+            Assert.That(MaskIou(masks, 3 + 1, Cover(s_squareC)), Is.EqualTo(1.0), "box 1 → C");
         }
     }
 
@@ -405,8 +405,8 @@ public sealed class StandInModelsTests
         using (Assert.EnterMultipleScope())
         {
             Assert.That(k, Is.EqualTo(2));
-            Assert.That(MaskIou(masks, 1, Cover(SquareC)), Is.EqualTo(1.0));
-            Assert.That(MaskIou(masks, 0 + 3, Cover(SquareA)), Is.EqualTo(1.0), "batch 1, mask 0 → A only");
+            Assert.That(MaskIou(masks, 1, Cover(s_squareC)), Is.EqualTo(1.0));
+            Assert.That(MaskIou(masks, 0 + 3, Cover(s_squareA)), Is.EqualTo(1.0), "batch 1, mask 0 → A only");
         }
     }
 
@@ -500,17 +500,17 @@ public sealed class StandInModelsTests
     /// <summary>The scene as normalised CHW float [3,1024,1024].</summary>
     private static float[] Scene()
     {
-        const int s = 1024;
-        var image = new float[3 * s * s];
+        const int S = 1024;
+        var image = new float[3 * S * S];
         float[] grey = [0.5f, 0.5f, 0.5f], red = [1f, 0f, 0f], orange = [1f, 0.15f, 0f], blue = [0f, 0f, 1f];
-        for (var y = 0; y < s; y++)
+        for (var y = 0; y < S; y++)
         {
-            for (var x = 0; x < s; x++)
+            for (var x = 0; x < S; x++)
             {
-                var rgb = Inside(SquareA, x, y) ? red : Inside(SquareB, x, y) ? orange : Inside(SquareC, x, y) ? blue : grey;
+                var rgb = Inside(s_squareA, x, y) ? red : Inside(s_squareB, x, y) ? orange : Inside(s_squareC, x, y) ? blue : grey;
                 for (var c = 0; c < 3; c++)
                 {
-                    image[(c * s * s) + (y * s) + x] = (rgb[c] - Mean[c]) / Std[c];
+                    image[(c * S * S) + (y * S) + x] = (rgb[c] - s_mean[c]) / s_std[c];
                 }
             }
         }

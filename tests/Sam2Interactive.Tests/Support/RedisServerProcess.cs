@@ -11,7 +11,7 @@ namespace Sam2Interactive.Tests.Support;
 /// </summary>
 internal sealed class RedisServerProcess : IDisposable
 {
-    private static readonly TimeSpan StartTimeout = TimeSpan.FromSeconds(5);
+    private static readonly TimeSpan s_startTimeout = TimeSpan.FromSeconds(5);
 
     private readonly string _executable;
     private readonly string _dir;
@@ -91,7 +91,7 @@ internal sealed class RedisServerProcess : IDisposable
         _process.BeginErrorReadLine();
 
         var deadline = Stopwatch.StartNew();
-        while (deadline.Elapsed < StartTimeout)
+        while (deadline.Elapsed < s_startTimeout)
         {
             if (_process.HasExited) break;
             try
@@ -106,7 +106,7 @@ internal sealed class RedisServerProcess : IDisposable
         }
         var log = File.Exists(Path.Combine(_dir, "redis.log")) ? File.ReadAllText(Path.Combine(_dir, "redis.log")) : "(no log)";
         Kill();
-        throw new InvalidOperationException($"redis-server did not answer PING on port {Port} within {StartTimeout.TotalSeconds} s. Log:\n{log}");
+        throw new InvalidOperationException($"redis-server did not answer PING on port {Port} within {s_startTimeout.TotalSeconds} s. Log:\n{log}");
     }
 
     /// <summary>Kills the server (SIGKILL, like a crash) and waits for it to exit.</summary>

@@ -8,7 +8,7 @@ namespace Sam2Interactive.Tests.Support;
 /// <summary>Stand-in models of every format, generated once per test run into a temporary folder.</summary>
 internal static class StandInModelSet
 {
-    private static readonly Lazy<string> Root = new(() =>
+    private static readonly Lazy<string> s_root = new(() =>
     {
         var root = Path.Combine(Path.GetTempPath(), "sam2i-tests-" + Environment.ProcessId);
         foreach (var format in Enum.GetValues<StandInFormat>())
@@ -22,7 +22,7 @@ internal static class StandInModelSet
     public static StandInFormat[] Formats => Enum.GetValues<StandInFormat>();
 
     /// <summary>Folder of one format's files, laid out as users download them.</summary>
-    public static string Directory(StandInFormat format) => Path.Combine(Root.Value, StandInModels.FolderName(format));
+    public static string Directory(StandInFormat format) => Path.Combine(s_root.Value, StandInModels.FolderName(format));
 
     public static ModelOptions Options(StandInFormat format)
     {

@@ -81,7 +81,7 @@ internal sealed class TestServer : IAsyncDisposable
     }
 }
 
-/// <summary>Request bodies shaped as Label Studio sends them (protocol.md §1.2), for a W×H image.</summary>
+/// <summary>Request bodies shaped as Label Studio sends them (docs/label-studio-protocol.md §1.2), for a W×H image.</summary>
 internal static class PredictBodies
 {
     public static string KeyPoint(float px, float py, bool? positive, int w, int h, string label = "defect") =>

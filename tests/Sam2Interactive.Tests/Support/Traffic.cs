@@ -3,7 +3,6 @@ using System.Net;
 using System.Text.Json;
 using NUnit.Framework;
 using Sam2Interactive.Tests.Api;
-using Sam2Interactive.Tests.Support;
 
 namespace Sam2Interactive.Tests.Support;
 

@@ -1,0 +1,34 @@
+namespace Sam2Interactive.Api;
+
+/// <summary>
+/// The host's log messages; EventIds 1000-1999 (start-up 10xx, prefetch 11xx, Label Studio protocol 12xx, image fetch
+/// 13xx). Never renumber, rename or reuse an id: the method name is the EventId's name in operators' telemetry.
+/// </summary>
+internal static partial class Log
+{
+    [LoggerMessage(1001, LogLevel.Information, "Models ready ({Format}; encoder on {EncoderProvider}, decoder on {DecoderProvider}); warm-up encode took {Milliseconds:F0} ms.")]
+    public static partial void ModelsReady(ILogger logger, string format, string encoderProvider, string decoderProvider, double milliseconds);
+
+    [LoggerMessage(1002, LogLevel.Critical, "Cannot start: {Message}")]
+    public static partial void CannotStart(ILogger logger, string message);
+
+    [LoggerMessage(1003, LogLevel.Information, "Model {Name} not found in {Directory}: downloading it (models pull).")]
+    public static partial void PullingModel(ILogger logger, string name, string directory);
+
+    [LoggerMessage(1101, LogLevel.Warning, "Prefetch of task {TaskId} failed: {Reason}")]
+    public static partial void PrefetchFailed(ILogger logger, long? taskId, string reason);
+
+    [LoggerMessage(1201, LogLevel.Information, "Label config has no usable BrushLabels, answering with no results: {Problem}")]
+    public static partial void NoBrushControl(ILogger logger, string problem);
+
+    [LoggerMessage(1202, LogLevel.Information, "Task {TaskId}: {Regions} region(s) in {Milliseconds:F1} ms")]
+    public static partial void Predicted(ILogger logger, long taskId, int regions, double milliseconds);
+
+    [LoggerMessage(1203, LogLevel.Information, "Webhook {Action}: {Queued} image(s) queued for prefetch")]
+    public static partial void WebhookQueued(ILogger logger, string action, int queued);
+
+    [LoggerMessage(1301, LogLevel.Warning, "Image fetch attempt {Attempt} failed ({Reason}); retrying in {DelayMs} ms")]
+    public static partial void FetchRetry(ILogger logger, int attempt, string? reason, int delayMs);
+
+    // Next free ids: 1004, 1102, 1204, 1302
+}
