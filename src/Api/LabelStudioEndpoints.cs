@@ -194,7 +194,7 @@ internal static class LabelStudioEndpoints
         return queued;
     }
 
-    private static string? ImageUri(LabelStudioTask task, BrushTarget target)
+    private static string? ImageUri(LabelStudioTask task, ImageTarget target)
     {
         if (task.Data is null) return null;
         var key = target.ValueVariable;

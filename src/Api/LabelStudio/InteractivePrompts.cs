@@ -9,7 +9,7 @@ namespace Sam2Interactive.Api.LabelStudio;
 internal sealed record InteractivePrompt(
     Prompt Prompt,
     string Label,
-    BrushTarget Target,
+    ImageTarget Target,
     int OriginalWidth,
     int OriginalHeight,
     int ImageRotation);
@@ -47,7 +47,7 @@ internal static class InteractivePromptBuilder
 
         var prompts = new List<InteractivePrompt>();
         // Keypoint object per target: index into prompts, and its growing point list.
-        var pointObjects = new Dictionary<BrushTarget, (int Index, List<PromptPoint> Points)>(ReferenceEqualityComparer.Instance);
+        var pointObjects = new Dictionary<ImageTarget, (int Index, List<PromptPoint> Points)>(ReferenceEqualityComparer.Instance);
 
         for (var i = 0; i < items.Count; i++)
         {

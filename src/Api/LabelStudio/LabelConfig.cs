@@ -5,26 +5,44 @@ using System.Xml.Linq;
 namespace Sam2Interactive.Api.LabelStudio;
 
 /// <summary>A labeling control (BrushLabels, KeyPointLabels, RectangleLabels, ...) and its label values in order.</summary>
+/// <param name="Tag">The canonical tag name (<see cref="LabelConfigParser.KnownControls"/>).</param>
 internal sealed record LabelControl(string Tag, string Name, IReadOnlyList<string> Labels, bool Smart);
 
 /// <summary>
-/// One Image tag that has a BrushLabels control: where masks go (<see cref="Brush"/>.Name is the response
-/// <c>from_name</c>, <see cref="ImageName"/> its <c>to_name</c>) and which smart controls send prompts for it.
+/// One Image tag and every known control that names it in <c>toName</c>, in configuration order. The mask a prompt gives
+/// goes to <see cref="BrushLabels"/> today (its name is the response <c>from_name</c>, <see cref="ImageName"/> its
+/// <c>to_name</c>); the other mask-capable controls are recorded for the output kinds that use them.
 /// </summary>
-internal sealed record BrushTarget(
-    string ImageName,
-    string? ValueVariable,
-    LabelControl Brush,
-    IReadOnlyList<LabelControl> SmartKeyPoints,
-    IReadOnlyList<LabelControl> SmartRectangles)
+internal sealed record ImageTarget(string ImageName, string? ValueVariable, IReadOnlyList<LabelControl> Controls)
 {
+    /// <summary>The first BrushLabels control on this image, or null.</summary>
+    public LabelControl? BrushLabels => First("BrushLabels");
+
+    /// <summary>The first BrushLabels or Brush control on this image, or null.</summary>
+    public LabelControl? Brush => First("BrushLabels", "Brush");
+
+    /// <summary>The first PolygonLabels or Polygon control on this image, or null.</summary>
+    public LabelControl? Polygon => First("PolygonLabels", "Polygon");
+
+    /// <summary>The first BitmaskLabels (or Bitmask) control on this image, or null.</summary>
+    public LabelControl? Bitmask => First("BitmaskLabels", "Bitmask");
+
+    /// <summary>KeyPointLabels/KeyPoint controls with smart="true" (or smartOnly) on this image.</summary>
+    public IReadOnlyList<LabelControl> SmartKeyPoints => [.. Controls.Where(c => c.Smart && c.Tag is "KeyPointLabels" or "KeyPoint")];
+
+    /// <summary>RectangleLabels/Rectangle controls with smart="true" (or smartOnly) on this image.</summary>
+    public IReadOnlyList<LabelControl> SmartRectangles => [.. Controls.Where(c => c.Smart && c.Tag is "RectangleLabels" or "Rectangle")];
+
+    /// <summary>The first control of one of <paramref name="tags"/>, in configuration order.</summary>
+    public LabelControl? First(params string[] tags) => Controls.FirstOrDefault(c => tags.Contains(c.Tag, StringComparer.Ordinal));
+
     /// <summary>
-    /// The BrushLabels label for a prompt label: the same value (ordinal, then case-insensitive), else the first
-    /// BrushLabels label; the prompt label itself only when BrushLabels has no labels at all.
+    /// The label a mask control gives for a prompt label: the same value (ordinal, then case-insensitive), else the
+    /// control's first label; the prompt label itself only when the control has no labels at all.
     /// </summary>
-    public string MapLabel(string? promptLabel)
+    public static string MapLabel(LabelControl control, string? promptLabel)
     {
-        var labels = Brush.Labels;
+        var labels = control.Labels;
         if (promptLabel is not null)
         {
             foreach (var l in labels)
@@ -42,16 +60,26 @@ internal sealed record BrushTarget(
 
         return labels.Count > 0 ? labels[0] : promptLabel ?? string.Empty;
     }
+
+    /// <summary>The BrushLabels label for a prompt label (see <see cref="MapLabel(LabelControl, string?)"/>).</summary>
+    public string MapLabel(string? promptLabel) =>
+        MapLabel(BrushLabels ?? throw new InvalidOperationException($"image '{ImageName}' has no BrushLabels control"), promptLabel);
 }
 
-/// <summary>The parts of a label config this backend uses: one <see cref="BrushTarget"/> per Image with BrushLabels.</summary>
-internal sealed class LabelConfig(IReadOnlyList<BrushTarget> targets)
+/// <summary>
+/// The parts of a label config this backend uses: one <see cref="ImageTarget"/> per Image with a BrushLabels control
+/// (<see cref="Targets"/>), and every Image with the controls that name it (<see cref="Images"/>).
+/// </summary>
+internal sealed class LabelConfig(IReadOnlyList<ImageTarget> targets, IReadOnlyList<ImageTarget> images)
 {
-    /// <summary>Never empty.</summary>
-    public IReadOnlyList<BrushTarget> Targets { get; } = targets;
+    /// <summary>Images that take prompts and give brush masks; never empty.</summary>
+    public IReadOnlyList<ImageTarget> Targets { get; } = targets;
+
+    /// <summary>Every Image tag with the known controls that name it, in configuration order.</summary>
+    public IReadOnlyList<ImageTarget> Images { get; } = images;
 
     /// <summary>The target whose Image is named <paramref name="toName"/>; with a null name, the first target.</summary>
-    public BrushTarget? FindTarget(string? toName)
+    public ImageTarget? FindTarget(string? toName)
     {
         if (toName is null)
             return Targets[0];
@@ -156,6 +184,8 @@ internal sealed class LabelConfigParser
         if (images.Count == 0)
             return new LabelConfigResult(null, "label_config has no <Image> tag; this backend segments images only");
 
+        var allImages = images.Select(i => new ImageTarget(i.Name, i.Value,
+            [.. controls.Where(c => c.ToNames.Contains(i.Name, StringComparer.Ordinal)).Select(c => c.Control)])).ToList();
         var brushes = controls.Where(c => c.Control.Tag == "BrushLabels").ToList();
         if (brushes.Count == 0)
         {
@@ -164,21 +194,7 @@ internal sealed class LabelConfigParser
                 "\"> with the labels masks should get");
         }
 
-        var targets = new List<BrushTarget>();
-        foreach (var (imageName, value) in images)
-        {
-            var brush = brushes.FirstOrDefault(b => b.ToNames.Contains(imageName, StringComparer.Ordinal)).Control;
-            if (brush is null)
-                continue;
-            List<LabelControl> SmartOf(string tag) => controls
-                .Where(c => c.Control.Tag == tag && c.Control.Smart && c.ToNames.Contains(imageName, StringComparer.Ordinal))
-                .Select(c => c.Control)
-                .ToList();
-            targets.Add(new BrushTarget(imageName, value, brush,
-                [.. SmartOf("KeyPointLabels"), .. SmartOf("KeyPoint")],
-                [.. SmartOf("RectangleLabels"), .. SmartOf("Rectangle")]));
-        }
-
+        var targets = allImages.Where(t => t.BrushLabels is not null).ToList();
         if (targets.Count == 0)
         {
             return new LabelConfigResult(null,
@@ -186,10 +202,17 @@ internal sealed class LabelConfigParser
                 $"which names no <Image> (images: {string.Join(", ", images.Select(i => i.Name))})");
         }
 
-        return new LabelConfigResult(new LabelConfig(targets), null);
+        return new LabelConfigResult(new LabelConfig(targets, allImages), null);
     }
 
-    private static readonly string[] s_controls = ["BrushLabels", "KeyPointLabels", "RectangleLabels", "KeyPoint", "Rectangle"];
+    /// <summary>The control tags this parser records, canonical spelling.</summary>
+    public static IReadOnlyList<string> KnownControls => s_controls;
+
+    private static readonly string[] s_controls =
+    [
+        "BrushLabels", "Brush", "PolygonLabels", "Polygon", "BitmaskLabels", "Bitmask", "KeyPointLabels", "KeyPoint", "RectangleLabels", "Rectangle",
+        "VectorLabels", "Vector", "EllipseLabels", "Ellipse",
+    ];
 
     private static bool IsKnownControl(string tag) => s_controls.Any(c => c.Equals(tag, StringComparison.OrdinalIgnoreCase));
 

@@ -16,7 +16,7 @@ internal sealed class PredictResponse
 /// <summary>One task's prediction (SDK <c>PredictionValue</c>): <c>{"result":[regions],"score","model_version"}</c>.</summary>
 internal sealed class PredictionResult
 {
-    public required IReadOnlyList<BrushRegion> Result { get; init; }
+    public required IReadOnlyList<Region> Result { get; init; }
 
     public double Score { get; init; }
 
@@ -24,11 +24,12 @@ internal sealed class PredictionResult
 }
 
 /// <summary>
-/// A BrushLabels region. <see cref="FromName"/> is the BrushLabels control (not the smart control that sent the
-/// prompt); <see cref="OriginalWidth"/>/<see cref="OriginalHeight"/> are echoed from the context and the RLE must
-/// decode to exactly 4·W·H bytes. Ids must be unique within a response.
+/// One result region. <see cref="FromName"/> is the control that holds the mask (BrushLabels, …; not the smart control
+/// that sent the prompt); <see cref="OriginalWidth"/>/<see cref="OriginalHeight"/> are echoed from the context and the
+/// mask has exactly that size. Ids must be unique within a response. The kind of region is <see cref="Type"/> with the
+/// matching <see cref="Value"/> (<see cref="BrushValue"/> for <c>brushlabels</c>).
 /// </summary>
-internal sealed class BrushRegion
+internal sealed class Region
 {
     public required string Id { get; init; }
 
@@ -44,15 +45,22 @@ internal sealed class BrushRegion
 
     public int ImageRotation { get; init; }
 
-    public required BrushValue Value { get; init; }
+    public required RegionValue Value { get; init; }
 
     public double Score { get; init; }
 
     public bool Readonly { get; init; }
 }
 
+/// <summary>
+/// A region's <c>value</c>; each output kind derives its own. Serialised as the derived type, with no type discriminator
+/// (Label Studio reads the region's <c>type</c>). Add a <see cref="JsonDerivedTypeAttribute"/> per new kind.
+/// </summary>
+[JsonDerivedType(typeof(BrushValue))]
+internal abstract class RegionValue;
+
 /// <summary><c>{"format":"rle","rle":[bytes],"brushlabels":[label]}</c>.</summary>
-internal sealed class BrushValue
+internal sealed class BrushValue : RegionValue
 {
     public string Format { get; init; } = "rle";
 

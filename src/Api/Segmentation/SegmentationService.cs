@@ -42,7 +42,7 @@ internal sealed class SegmentationService(EmbeddingStore store, ImageFetcher fet
     public async Task<PredictionResult> SegmentAsync(string imageUri, long? taskId, IReadOnlyList<InteractivePrompt> objects, CancellationToken cancellationToken)
     {
         using var embedding = await GetEmbeddingAsync(imageUri, taskId, EncodePriority.Click, cancellationToken).ConfigureAwait(false);
-        var regions = new List<BrushRegion>(objects.Count);
+        var regions = new List<Region>(objects.Count);
         double scoreSum = 0;
         // Objects of one call share the frame size in practice; group anyway so each mask has its context's exact size.
         foreach (var group in objects.Select((o, i) => (o, i)).GroupBy(x => (x.o.OriginalWidth, x.o.OriginalHeight)))
@@ -58,10 +58,10 @@ internal sealed class SegmentationService(EmbeddingStore store, ImageFetcher fet
                     var rleStart = Stopwatch.GetTimestamp();
                     var rle = BrushRle.Encode(masks[k].Pixels);
                     metrics.Stage("rle", rleStart);
-                    regions.Add(new BrushRegion
+                    regions.Add(new Region
                     {
                         Id = RegionId(),
-                        FromName = o.Target.Brush.Name,
+                        FromName = o.Target.BrushLabels!.Name,
                         ToName = o.Target.ImageName,
                         OriginalWidth = o.OriginalWidth,
                         OriginalHeight = o.OriginalHeight,

@@ -40,7 +40,7 @@ public sealed class InteractivePromptBuilderTests
             Assert.That(prompt.Prompt.Points[0].Positive, Is.True);
             Assert.That(prompt.Prompt.Box, Is.Null);
             Assert.That(prompt.Label, Is.EqualTo("Banana"));
-            Assert.That(prompt.Target.Brush.Name, Is.EqualTo("tag"));
+            Assert.That(prompt.Target.BrushLabels!.Name, Is.EqualTo("tag"));
             Assert.That(prompt.Target.ImageName, Is.EqualTo("image"));
             Assert.That((prompt.OriginalWidth, prompt.OriginalHeight, prompt.ImageRotation), Is.EqualTo((1080, 1080, 0)));
         }

@@ -17,8 +17,8 @@ public sealed class LabelConfigParserTests
         {
             Assert.That(target.ImageName, Is.EqualTo("image"));
             Assert.That(target.ValueVariable, Is.EqualTo("image"));
-            Assert.That(target.Brush.Name, Is.EqualTo("tag"));
-            Assert.That(target.Brush.Labels, Is.EqualTo(new[] { "defect" }));
+            Assert.That(target.BrushLabels!.Name, Is.EqualTo("tag"));
+            Assert.That(target.BrushLabels!.Labels, Is.EqualTo(new[] { "defect" }));
             Assert.That(target.SmartKeyPoints.Select(c => c.Name), Is.EqualTo(new[] { "tag2" }));
             Assert.That(target.SmartRectangles.Select(c => c.Name), Is.EqualTo(new[] { "tag3" }));
         }
@@ -42,8 +42,8 @@ public sealed class LabelConfigParserTests
         using (Assert.EnterMultipleScope())
         {
             Assert.That(target.ValueVariable, Is.EqualTo("photo"));
-            Assert.That(target.Brush.Name, Is.EqualTo("masks"));
-            Assert.That(target.Brush.Labels, Is.EqualTo(new[] { "A", "B" }));
+            Assert.That(target.BrushLabels!.Name, Is.EqualTo("masks"));
+            Assert.That(target.BrushLabels!.Labels, Is.EqualTo(new[] { "A", "B" }));
             Assert.That(target.SmartKeyPoints.Select(c => c.Name), Is.EqualTo(new[] { "kpSmart" }));
             Assert.That(target.SmartRectangles, Is.Empty);
         }
