@@ -65,6 +65,58 @@ internal static class MaskPostprocessor
         }
     }
 
+    /// <summary>
+    /// The same upsampling as <see cref="UpsampleAndThreshold"/> (identical float arithmetic, so identical values), handed
+    /// to <paramref name="sink"/> one output row at a time instead of thresholded into a W×H buffer: callers that only
+    /// count or bound pixels (the automatic mask generator's stability score, box and area) never hold a full-size array.
+    /// Before computing row y the sink is asked whether it wants it, given the two low-res rows it interpolates; a skipped
+    /// row costs nothing, and low-res rows no wanted output row needs are never interpolated horizontally.
+    /// </summary>
+    /// <param name="logits">256×256 row-major.</param>
+    /// <remarks>Temporary memory: pooled buffers of 256·width + 5·width values, returned before this method returns.</remarks>
+    public static void UpsampleRows<TSink>(ReadOnlySpan<float> logits, int width, int height, ref TSink sink)
+        where TSink : struct, IUpsampledRowSink
+    {
+        if (logits.Length < LowResLength) throw new ArgumentException("logits must hold 256×256 values", nameof(logits));
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(width);
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(height);
+
+        var x0 = ArrayPool<int>.Shared.Rent(width);
+        var x1 = ArrayPool<int>.Shared.Rent(width);
+        var wx0 = ArrayPool<float>.Shared.Rent(width);
+        var wx1 = ArrayPool<float>.Shared.Rent(width);
+        var rows = ArrayPool<float>.Shared.Rent(LowResSize * width);
+        var rowReady = ArrayPool<bool>.Shared.Rent(LowResSize);
+        var line = ArrayPool<float>.Shared.Rent(width);
+        try
+        {
+            Weights(LowResSize, width, x0, x1, wx0, wx1);
+            rowReady.AsSpan(0, LowResSize).Clear();
+            var scaleY = (float)LowResSize / height;
+            for (var y = 0; y < height; y++)
+            {
+                var (y0, y1, h0, h1) = SourceIndex(scaleY, y, LowResSize);
+                if (!sink.Wants(y, y0, y1)) continue;
+                var r0 = HorizontalRow(logits, y0, width, rows, rowReady, x0, x1, wx0, wx1);
+                var r1 = HorizontalRow(logits, y1, width, rows, rowReady, x0, x1, wx0, wx1);
+                var dst = line.AsSpan(0, width);
+                TensorPrimitives.Multiply(r0, h0, dst);
+                TensorPrimitives.MultiplyAdd(r1, h1, dst, dst);
+                sink.Row(y, dst);
+            }
+        }
+        finally
+        {
+            ArrayPool<int>.Shared.Return(x0);
+            ArrayPool<int>.Shared.Return(x1);
+            ArrayPool<float>.Shared.Return(wx0);
+            ArrayPool<float>.Shared.Return(wx1);
+            ArrayPool<float>.Shared.Return(rows);
+            ArrayPool<bool>.Shared.Return(rowReady);
+            ArrayPool<float>.Shared.Return(line);
+        }
+    }
+
     private static ReadOnlySpan<float> HorizontalRow(ReadOnlySpan<float> logits, int r, int width, float[] rows, bool[] rowReady, int[] x0, int[] x1, float[] wx0, float[] wx1)
     {
         var row = rows.AsSpan(r * width, width);
@@ -168,4 +220,15 @@ internal static class MaskPostprocessor
             for (var i = 0; i < count; i++) target[stack[i]] = value;
         }
     }
+}
+
+/// <summary>Receives the rows of <see cref="MaskPostprocessor.UpsampleRows"/>; a struct, so the calls inline.</summary>
+internal interface IUpsampledRowSink
+{
+    /// <summary>Whether output row <paramref name="y"/>, interpolated from low-res rows <paramref name="sourceRow0"/> and
+    /// <paramref name="sourceRow1"/> (equal at the edges), should be computed; false skips it.</summary>
+    bool Wants(int y, int sourceRow0, int sourceRow1);
+
+    /// <summary>Output row <paramref name="y"/>'s upsampled logits (width values); valid only during the call.</summary>
+    void Row(int y, ReadOnlySpan<float> values);
 }

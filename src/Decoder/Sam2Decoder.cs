@@ -13,7 +13,7 @@ namespace Sam2Interactive.Decoder;
 /// separate boxes), the optional <c>mask_input</c> and <c>orig_im_size</c>, and low-res versus full-size outputs are all
 /// detected from the session (docs/sam2-onnx.md §1). Records its runs and stage timings on <see cref="DecoderMetrics"/>.
 /// </summary>
-public sealed class Sam2Decoder : IDisposable
+public sealed partial class Sam2Decoder : IDisposable
 {
     private const int Side = Sam2Tensors.InputSize;
     private static readonly float[] s_noMask = new float[Sam2Tensors.LowResMaskLength];
@@ -43,8 +43,13 @@ public sealed class Sam2Decoder : IDisposable
         }
         Path = path;
         Provider = provider;
+        Priority = new DecoderPriority(options.Workers);
         Log.DecoderLoaded(logger, path, _schema.Format, provider);
     }
+
+    /// <summary>Clicks before automatic work: <see cref="Predict"/> and <see cref="PredictMany"/> run in an interactive
+    /// section; the automatic generator takes background leases.</summary>
+    public DecoderPriority Priority { get; }
 
     public string Path { get; }
 
@@ -70,6 +75,7 @@ public sealed class Sam2Decoder : IDisposable
         Validate(prompt, width, height);
         if (previousLogits is { } prev && prev.Length != MaskPostprocessor.LowResLength)
             throw new ArgumentException("previous logits must be 256×256", nameof(previousLogits));
+        using var interactive = Priority.EnterInteractive();
         return RunBatch(embedding, [prompt], width, height, SupportsMaskInput ? previousLogits : null)[0];
     }
 
@@ -87,6 +93,7 @@ public sealed class Sam2Decoder : IDisposable
     {
         foreach (var p in prompts) Validate(p, width, height);
         if (prompts.Count == 0) return [];
+        using var interactive = Priority.EnterInteractive();
         if (prompts.Count == 1) return RunBatch(embedding, prompts, width, height, null);
         if (_schema.FourDimPoints && prompts.All(p => p.Points.Count == 0 && p.Box is not null))
             return RunBatch(embedding, prompts, width, height, null);
@@ -105,7 +112,11 @@ public sealed class Sam2Decoder : IDisposable
         }
     }
 
-    public void Dispose() => _session.Dispose();
+    public void Dispose()
+    {
+        _session.Dispose();
+        Priority.Dispose();
+    }
 
     private static void Validate(Prompt prompt, int width, int height)
     {
@@ -115,6 +126,19 @@ public sealed class Sam2Decoder : IDisposable
 
     private MaskPrediction[] RunBatch(ImageEmbedding embedding, IReadOnlyList<Prompt> prompts, int width, int height, ReadOnlyMemory<float>? previousLogits,
         bool count = true)
+    {
+        using var outputs = RunSession(embedding, prompts, width, height, previousLogits, count, CancellationToken.None);
+        return Collect(outputs, prompts.Count, width, height);
+    }
+
+    /// <summary>
+    /// One session run for <paramref name="prompts"/>: several only on onnx-community, as boxes (one box each, no points)
+    /// or as point batches (no boxes, the same number of points each). Outputs are <see cref="Schema.Outputs"/> in order;
+    /// the caller disposes them. Cancelling <paramref name="cancellationToken"/> terminates the run (ORT
+    /// <c>RunOptions.Terminate</c>) and throws <see cref="OperationCanceledException"/>.
+    /// </summary>
+    private IDisposableReadOnlyCollection<OrtValue> RunSession(ImageEmbedding embedding, IReadOnlyList<Prompt> prompts, int width, int height,
+        ReadOnlyMemory<float>? previousLogits, bool count, CancellationToken cancellationToken)
     {
         var s = _schema;
         var names = new List<string>(9);
@@ -143,15 +167,27 @@ public sealed class Sam2Decoder : IDisposable
             }
 
             using var runOptions = new RunOptions();
+            cancellationToken.ThrowIfCancellationRequested();
+            using var terminate = cancellationToken.CanBeCanceled
+                ? cancellationToken.UnsafeRegister(static o => ((RunOptions)o!).Terminate = true, runOptions)
+                : default;
             var start = Stopwatch.GetTimestamp();
-            using var outputs = _session.Run(runOptions, names, values, s.Outputs);
+            IDisposableReadOnlyCollection<OrtValue> outputs;
+            try
+            {
+                outputs = _session.Run(runOptions, names, values, s.Outputs);
+            }
+            catch (OnnxRuntimeException) when (cancellationToken.IsCancellationRequested)
+            {
+                throw new OperationCanceledException("the decoder run was terminated", cancellationToken);
+            }
             if (count)
             {
                 Interlocked.Increment(ref _runs);
                 _metrics.Runs.Add(1);
                 _metrics.StageSeconds.Record("decode", Stopwatch.GetElapsedTime(start));
             }
-            return Collect(outputs, prompts.Count, width, height);
+            return outputs;
         }
         finally
         {
@@ -183,11 +219,19 @@ public sealed class Sam2Decoder : IDisposable
 
         void AddFourDimPrompts(IReadOnlyList<Prompt> batch, int w, int h)
         {
-            // onnx-community: points [1, 1, N, 2] (int64 labels), boxes [1, nb, 4]; boxes-only batches send N = 0.
-            var points = batch.Count == 1 ? batch[0].Points : [];
-            var coords = new float[points.Count * 2];
-            var labels = new float[points.Count];
-            for (var i = 0; i < points.Count; i++) Put(coords, labels, i, points[i].X, points[i].Y, points[i].Positive ? 1f : 0f, w, h);
+            // onnx-community: points [1, PB, N, 2] (int64 labels), boxes [1, nb, 4]. One prompt: PB = 1. Boxes-only batches
+            // send N = 0; point batches (no boxes, N points each, the automatic grid) send PB = batch size and no box.
+            var pointBatch = batch.Count > 1 && batch.All(p => p.Box is null) ? batch : batch.Count == 1 ? batch : [];
+            var perPrompt = pointBatch.Count == 0 ? 0 : pointBatch[0].Points.Count;
+            if (pointBatch.Any(p => p.Points.Count != perPrompt))
+                throw new ArgumentException("a batch of point prompts needs the same number of points in each", nameof(batch));
+            var coords = new float[pointBatch.Count * perPrompt * 2];
+            var labels = new float[pointBatch.Count * perPrompt];
+            var k = 0;
+            foreach (var p in pointBatch)
+            {
+                foreach (var point in p.Points) Put(coords, labels, k++, point.X, point.Y, point.Positive ? 1f : 0f, w, h);
+            }
             var boxes = batch.Where(p => p.Box is not null).Select(p => p.Box!.Value).ToArray();
             var boxValues = new float[boxes.Length * 4];
             for (var i = 0; i < boxes.Length; i++)
@@ -197,8 +241,8 @@ public sealed class Sam2Decoder : IDisposable
                 boxValues[4 * i + 2] = Transform(boxes[i].X1, w);
                 boxValues[4 * i + 3] = Transform(boxes[i].Y1, h);
             }
-            Add(s.Coords, Tensor(coords, [1, 1, points.Count, 2]));
-            Add(s.Labels, Labels(labels, s.LabelType, [1, 1, points.Count]));
+            Add(s.Coords, Tensor(coords, [1, Math.Max(pointBatch.Count, 1), perPrompt, 2]));
+            Add(s.Labels, Labels(labels, s.LabelType, [1, Math.Max(pointBatch.Count, 1), perPrompt]));
             Add(s.Boxes!, Tensor(boxValues, [1, boxes.Length, 4]));
         }
     }
