@@ -99,6 +99,34 @@ public sealed class Sam2Encoder : IDisposable
         }
     }
 
+    /// <summary>
+    /// Encodes the crop [x0, x1) × [y0, y1) of <paramref name="image"/> as SAM2's automatic mask generator does for its crop
+    /// layers (<c>set_image(image[y0:y1, x0:x1])</c>): the crop is preprocessed on its own (resized to 1024²) and the
+    /// embedding's original size is the crop's. Counted as an encoder run.
+    /// </summary>
+    /// <returns>A new embedding; the caller owns its one reference.</returns>
+    public ImageEmbedding EncodeCrop(FullResolutionImage image, int x0, int y0, int x1, int y1)
+    {
+        ArgumentNullException.ThrowIfNull(image);
+        var start = Stopwatch.GetTimestamp();
+        int width = x1 - x0, height = y1 - y0;
+        var rgb = ArrayPool<byte>.Shared.Rent(checked(width * height * 3));
+        var input = ArrayPool<float>.Shared.Rent(Sam2Tensors.InputLength);
+        try
+        {
+            image.CopyCrop(x0, y0, x1, y1, rgb);
+            Sam2Preprocessor.ToInputTensor(rgb.AsSpan(0, width * height * 3), width, height, input.AsSpan(0, Sam2Tensors.InputLength));
+            var embedding = Run(input.AsMemory(0, Sam2Tensors.InputLength), width, height);
+            _metrics.StageSeconds.Record("encode", Stopwatch.GetElapsedTime(start));
+            return embedding;
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(rgb);
+            ArrayPool<float>.Shared.Return(input);
+        }
+    }
+
     /// <summary>Runs the encoder on an already normalised [1,3,1024,1024] tensor and counts the run.</summary>
     /// <returns>A new embedding for an image of the given original size; the caller owns its one reference.</returns>
     public ImageEmbedding Run(Memory<float> input, int originalWidth, int originalHeight)

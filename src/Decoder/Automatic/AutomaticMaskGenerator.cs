@@ -265,8 +265,9 @@ public sealed class AutomaticMaskGenerator(Sam2Decoder decoder)
                 using var linked = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, lease.Token);
                 try
                 {
-                    var result = decoder.PredictCandidates(embedding, prompts, crop.Width, crop.Height, maskInput, multimask, minScore, out var returned,
-                        linked.Token);
+                    ReadOnlyMemory<float>? input = null;
+                    if (maskInput is not null) input = maskInput;
+                    var result = decoder.PredictCandidates(embedding, prompts, crop.Width, crop.Height, input, multimask, minScore, out var returned, linked.Token);
                     Interlocked.Increment(ref DecoderRuns);
                     // The m2m refinements replace masks already counted.
                     if (maskInput is null) Interlocked.Add(ref Candidates, returned);
