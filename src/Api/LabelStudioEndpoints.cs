@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Text.Json;
+using Sam2Interactive.Api.Automatic;
 using Sam2Interactive.Api.Configuration;
 using Sam2Interactive.Api.LabelStudio;
 using Sam2Interactive.Api.Metrics;
@@ -22,6 +23,7 @@ internal static class LabelStudioEndpoints
         app.MapPost("/predict", Predict);
         app.MapPost("/webhook", Webhook).AddEndpointFilter(new WebhookSecretFilter(server.WebhookSecret));
         app.MapPost("/prefetch", Prefetch);
+        app.MapPost("/annotate", Annotate);
         return app;
     }
 
@@ -63,7 +65,8 @@ internal static class LabelStudioEndpoints
     }
 
     private static async Task<IResult> Predict(HttpRequest request, SegmentationService segmentation, PrefetchQueue prefetch, LabelConfigParser parser,
-        ApiMetrics metrics, ModelOptions models, ILoggerFactory loggers, CancellationToken cancellationToken)
+        ApiMetrics metrics, ModelOptions models, AutomaticOptions automaticOptions, AutomaticPredictions automatic, ILoggerFactory loggers,
+        CancellationToken cancellationToken)
     {
         var logger = loggers.CreateLogger("Sam2Interactive.Api.Predict");
         PredictRequest? body;
@@ -81,8 +84,20 @@ internal static class LabelStudioEndpoints
 
         if (context?.Result is not { Count: > 0 })
         {
-            // Task opened or "Retrieve predictions": answer at once, warm the embedding for the first click.
+            // Task opened or "Retrieve predictions": warm the embedding for the first click; with AUTO_MASKS, the automatic
+            // masks: answered now when they fit AUTO_PREDICT_BUDGET, else posted to Label Studio later.
             EnqueueTaskImages(prefetch, tasks, parsed.Config, EncodePriority.OpenedTask);
+            if (automaticOptions.Enabled && parsed.Config is { } autoConfig)
+            {
+                var results = new List<PredictionResult>(1);
+                long? project = long.TryParse(body.ProjectId, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var id) ? id : null;
+                foreach (var task in tasks)
+                {
+                    var prediction = await automatic.OnTaskOpenedAsync(task, autoConfig.Targets[0], project, answerable: tasks.Count == 1, cancellationToken);
+                    if (prediction is not null) results.Add(prediction);
+                }
+                if (results.Count == tasks.Count) return Json(new PredictResponse { Results = results }, LabelStudioJsonContext.Default.PredictResponse);
+            }
             return Json(PredictResponse.Empty, LabelStudioJsonContext.Default.PredictResponse);
         }
         if (parsed.Config is not { } config)
@@ -177,6 +192,47 @@ internal static class LabelStudioEndpoints
         return Results.Json(new PrefetchResponse { Queued = queued }, LabelStudioJsonContext.Default.PrefetchResponse, statusCode: 202);
     }
 
+    /// <summary>
+    /// <c>POST /annotate</c> for <c>sam2i annotate</c>: generates one task's automatic masks now (automatic priority: clicks
+    /// go first) and posts them to Label Studio as a prediction, unless it already has one of this model version.
+    /// </summary>
+    private static async Task<IResult> Annotate(HttpRequest request, LabelConfigParser parser, AutomaticPredictions automatic, SegmentationService segmentation,
+        CancellationToken cancellationToken)
+    {
+        AnnotateRequest? body;
+        try
+        {
+            body = await JsonSerializer.DeserializeAsync(request.Body, LabelStudioJsonContext.Default.AnnotateRequest, cancellationToken);
+        }
+        catch (JsonException e)
+        {
+            return Error(400, "the /annotate body must be {\"task\": {...}, \"project\": id, \"label_config\": \"<View>...\"}: " + e.Message);
+        }
+        if (body?.Task is not { } task) return Error(400, "the /annotate body has no 'task'");
+        if (parser.Parse(body.LabelConfig).Config is not { } config)
+            return Error(422, "label_config: " + (parser.Parse(body.LabelConfig).Problem ?? "missing"));
+        if (ImageUri(task, config.Targets[0]) is null)
+            return Error(422, $"task {task.Id} has no image under data.{config.Targets[0].ValueVariable ?? "?"} (the Image tag's value)");
+        try
+        {
+            var (outcome, regions) = await automatic.AnnotateAsync(task, config.Targets[0], body.Project, cancellationToken);
+            return Json(new AnnotateResponse { Task = task.Id, Outcome = outcome.ToString().ToLowerInvariant(), Regions = regions, ModelVersion = segmentation.ModelVersion },
+                LabelStudioJsonContext.Default.AnnotateResponse);
+        }
+        catch (ImageFetchException e)
+        {
+            return Error(e.StatusCode, e.Message);
+        }
+        catch (ImageDecodeException e)
+        {
+            return Error(e.Error == ImageDecodeError.TooLarge ? 413 : 422, $"the image of task {task.Id} cannot be used: {e.Message}");
+        }
+        catch (LabelStudioApiException e)
+        {
+            return Error(502, e.Message);
+        }
+    }
+
     /// <summary>Queues every image of the tasks: the Image tags' values when the config is known, else every string value
     /// that looks like an image location. Returns how many were queued.</summary>
     private static int EnqueueTaskImages(PrefetchQueue prefetch, IEnumerable<LabelStudioTask> tasks, LabelConfig? config, EncodePriority priority)
@@ -194,7 +250,8 @@ internal static class LabelStudioEndpoints
         return queued;
     }
 
-    private static string? ImageUri(LabelStudioTask task, ImageTarget target)
+    /// <summary>The task's image on <paramref name="target"/> (its Image tag's value variable), or null.</summary>
+    internal static string? ImageUri(LabelStudioTask task, ImageTarget target)
     {
         if (task.Data is null) return null;
         var key = target.ValueVariable;

@@ -2,7 +2,7 @@ namespace Sam2Interactive.Api;
 
 /// <summary>
 /// The host's log messages; EventIds 1000-1999 (start-up 10xx, prefetch 11xx, Label Studio protocol 12xx, image fetch
-/// 13xx). Never renumber, rename or reuse an id: the method name is the EventId's name in operators' telemetry.
+/// 13xx, automatic masks 14xx). Never renumber, rename or reuse an id: the method name is the EventId's name in operators' telemetry.
 /// </summary>
 internal static partial class Log
 {
@@ -30,5 +30,23 @@ internal static partial class Log
     [LoggerMessage(1301, LogLevel.Warning, "Image fetch attempt {Attempt} failed ({Reason}); retrying in {DelayMs} ms")]
     public static partial void FetchRetry(ILogger logger, int attempt, string? reason, int delayMs);
 
-    // Next free ids: 1004, 1102, 1204, 1302
+    [LoggerMessage(1401, LogLevel.Information,
+        "Task {TaskId}: {Regions} automatic region(s) of {Masks} mask(s) from {Prompts} prompts, {DecoderRuns} decoder runs, {CropEncodes} crop encodes, {Preempted} preempted, in {Milliseconds:F0} ms")]
+    public static partial void AutomaticMasks(ILogger logger, long taskId, int regions, int masks, long prompts, long decoderRuns, int cropEncodes, long preempted,
+        double milliseconds);
+
+    [LoggerMessage(1402, LogLevel.Warning, "Automatic masks for task {TaskId} failed: {Reason}")]
+    public static partial void AutomaticFailed(ILogger logger, long taskId, string reason);
+
+    [LoggerMessage(1403, LogLevel.Information, "Task {TaskId}: automatic prediction {PredictionId} ({Regions} region(s), model version {ModelVersion}) posted to Label Studio")]
+    public static partial void AutomaticPosted(ILogger logger, long taskId, long predictionId, int regions, string modelVersion);
+
+    [LoggerMessage(1404, LogLevel.Warning,
+        "AUTO_MASKS is on but LABEL_STUDIO_URL or LABEL_STUDIO_API_KEY is not set: automatic masks that do not fit AUTO_PREDICT_BUDGET cannot be posted later, task {TaskId} gets none")]
+    public static partial void AutomaticCannotPost(ILogger logger, long taskId);
+
+    [LoggerMessage(1405, LogLevel.Information, "Task {TaskId} already has a prediction of model version {ModelVersion} in Label Studio: not posting another")]
+    public static partial void AutomaticAlreadyPredicted(ILogger logger, long taskId, string modelVersion);
+
+    // Next free ids: 1004, 1102, 1204, 1302, 1406
 }

@@ -1,3 +1,4 @@
+using Sam2Interactive.Api.Automatic;
 using Sam2Interactive.Api.Configuration;
 using Sam2Interactive.Api.LabelStudio;
 using Sam2Interactive.Api.Metrics;
@@ -51,20 +52,10 @@ internal static class Server
         // SIGTERM: stop accepting, let in-flight clicks finish (and release their encode locks) within SHUTDOWN_TIMEOUT.
         builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = settings.Server.ShutdownTimeout);
 
-        builder.Services
-            .AddEncoder(settings.Model)
-            .AddDecoder(settings.Decoder)
-            .AddCache(settings.Cache);
-        builder.Services.AddMetrics();
-        builder.Services.AddSingleton(settings.Server);
-        builder.Services.AddSingleton(settings.LabelStudio);
-        builder.Services.AddSingleton<ApiMetrics>();
+        builder.Services.AddSegmentation(settings);
         builder.Services.AddSingleton<PrometheusExporter>();
         builder.Services.AddSingleton<Readiness>();
         builder.Services.AddHostedService<ModelWarmup>();
-        builder.Services.AddSingleton<ImageFetcher>();
-        builder.Services.AddSingleton(new LabelConfigParser());
-        builder.Services.AddSingleton<SegmentationService>();
         builder.Services.AddSingleton<PrefetchQueue>();
         builder.Services.AddHostedService(sp => sp.GetRequiredService<PrefetchQueue>());
 
@@ -76,5 +67,26 @@ internal static class Server
         app.MapGet("/metrics", () => Results.Text(exporter.Collect(), "text/plain; version=0.0.4; charset=utf-8"));
         app.MapLabelStudioEndpoints(settings.Server);
         return app;
+    }
+
+    /// <summary>
+    /// The stages and the host's segmentation services (fetching, the click path, automatic masks and the Label Studio API
+    /// client): what the server and the in-process command-line tools (<c>annotate</c>) share.
+    /// </summary>
+    public static IServiceCollection AddSegmentation(this IServiceCollection services, Sam2Settings settings)
+    {
+        services
+            .AddEncoder(settings.Model)
+            .AddDecoder(settings.Decoder)
+            .AddCache(settings.Cache);
+        services.AddMetrics();
+        services.AddSingleton(settings.Server);
+        services.AddSingleton(settings.LabelStudio);
+        services.AddSingleton<ApiMetrics>();
+        services.AddSingleton<ImageFetcher>();
+        services.AddSingleton(new LabelConfigParser());
+        services.AddSingleton<SegmentationService>();
+        services.AddAutomaticMasks(settings);
+        return services;
     }
 }

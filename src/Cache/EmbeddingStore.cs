@@ -86,6 +86,36 @@ public sealed class EmbeddingStore : IDisposable
     }
 
     /// <summary>
+    /// Runs <paramref name="encode"/>, an encoder run whose result is not cached here (a crop encoded for automatic masks),
+    /// on a thread-pool thread in an encoder slot at <paramref name="priority"/>, so it waits behind clicks and prefetches as
+    /// any encode does. The caller owns what <paramref name="encode"/> returns.
+    /// </summary>
+    public async Task<T> RunInEncoderSlotAsync<T>(Func<T> encode, EncodePriority priority, CancellationToken cancellationToken)
+    {
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        var waiter = _encoderSlots.Enqueue(priority);
+        try
+        {
+            await waiter.Granted.Task.WaitAsync(cancellationToken).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException)
+        {
+            // The queued waiter cannot be withdrawn: hand its slot straight back when it is granted.
+            _ = waiter.Granted.Task.ContinueWith(static (_, slots) => ((EncoderSlots)slots!).Release(), _encoderSlots,
+                CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+            throw;
+        }
+        try
+        {
+            return await Task.Run(encode, CancellationToken.None).ConfigureAwait(false);
+        }
+        finally
+        {
+            _encoderSlots.Release();
+        }
+    }
+
+    /// <summary>
     /// Completes when no shared fetch or encode is running, including runs whose callers all gave up (a prefetch worker
     /// stopped by shutdown): such a run still holds the cluster encode lock and will insert an embedding. The host awaits
     /// this on shutdown, before the encoder, the shared tier and this store are disposed.

@@ -11,4 +11,7 @@ public enum EncodePriority
 
     /// <summary>Import-time prefetch (webhook, POST /prefetch).</summary>
     Prefetch = 2,
+
+    /// <summary>Automatic masks for tasks nobody has opened (<c>sam2i annotate</c>, queued pre-annotations) and their crops.</summary>
+    Automatic = 3,
 }

@@ -5,7 +5,7 @@ namespace Sam2Interactive.Api.Cli;
 /// <summary>The command-line verbs. Anything else on the command line goes to the server (e.g. <c>--urls</c>).</summary>
 internal static class CommandLine
 {
-    public static bool IsCommand(string arg) => arg is "segment" or "models" or "--help" or "-h" or "-?" or "--version";
+    public static bool IsCommand(string arg) => arg is "segment" or "models" or "annotate" or "--help" or "-h" or "-?" or "--version";
 
     public static Task<int> RunAsync(string[] args)
     {
@@ -13,6 +13,7 @@ internal static class CommandLine
         {
             SegmentCommand.Create(),
             ModelsCommand.Create(),
+            AnnotateCommand.Create(),
         };
         return root.Parse(args).InvokeAsync();
     }

@@ -26,11 +26,18 @@ internal static class SegmentCommand
         var boxes = new Option<string[]>("--box") { Description = "Box x0,y0,x1,y1 (repeatable: one mask per box, written as their union)." };
         var output = new Option<string>("--out") { Description = "Mask PNG to write (8-bit, 0 or 255).", Required = true };
         var json = new Option<bool>("--json") { Description = "Print one JSON object with width, height, score, encode_ms, decode_ms." };
+        var auto = new Option<bool>("--auto")
+        {
+            Description = "SAM2's automatic mask generator instead of prompts: --out gets a colour-coded PNG, --masks-json SAM2's records.",
+        };
+        var masksJson = new Option<string?>("--masks-json") { Description = "With --auto: the JSON list of masks (default: --out with .json)." };
+        var generatorOptions = AutomaticSegment.CreateOptions();
         var command = new Command("segment", "Segment one image with SAM2 and write the mask as a PNG.")
         {
-            encoder, decoder, modelDir, model, image, points, negatives, boxes, output, json,
+            encoder, decoder, modelDir, model, image, points, negatives, boxes, output, json, auto, masksJson,
         };
-        command.SetAction(parse =>
+        foreach (var (option, _) in generatorOptions) command.Options.Add(option);
+        command.SetAction(async (parse, _) =>
         {
             try
             {
@@ -43,6 +50,18 @@ internal static class SegmentCommand
                     ["MODEL_DIR"] = parse.GetValue(modelDir),
                     ["MODEL_NAME"] = parse.GetValue(model),
                 });
+                if (parse.GetValue(auto))
+                {
+                    var overrides = generatorOptions.Where(o => parse.GetValue(o.Option) is not null)
+                        .ToDictionary(o => o.Setting, o => parse.GetValue(o.Option));
+                    var generator = Sam2Settings.ReadAutomaticGenerator(SettingReader.FromEnvironment(overrides));
+                    var outPath = parse.GetValue(output)!;
+                    var summary = await AutomaticSegment.RunAsync(Sam2Settings.ReadModel(settings), Sam2Settings.ReadDecoder(settings), generator,
+                        parse.GetValue(image)!, outPath, parse.GetValue(masksJson) ?? Path.ChangeExtension(outPath, ".json"));
+                    if (parse.GetValue(json))
+                        await Console.Out.WriteLineAsync(JsonSerializer.Serialize(summary, AutomaticSegmentJsonContext.Default.AutomaticSegmentResult));
+                    return 0;
+                }
                 var clicks = (parse.GetValue(points) ?? []).Select(p => ParsePoint(p, true))
                     .Concat((parse.GetValue(negatives) ?? []).Select(p => ParsePoint(p, false))).ToList();
                 var boxList = (parse.GetValue(boxes) ?? []).Select(ParseBox).ToList();

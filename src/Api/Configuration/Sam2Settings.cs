@@ -1,6 +1,8 @@
+using Sam2Interactive.Api.Automatic;
 using Sam2Interactive.Api.LabelStudio;
 using Sam2Interactive.Cache;
 using Sam2Interactive.Decoder;
+using Sam2Interactive.Decoder.Automatic;
 using Sam2Interactive.Encoder;
 
 namespace Sam2Interactive.Api.Configuration;
@@ -36,10 +38,19 @@ internal sealed class ServerOptions
 /// The settings model: maps the flat environment keys (docs/configuration.md; the seed backend's names included) onto one
 /// options object per stage, through the one <see cref="SettingReader"/>. The server and the command line both read here.
 /// </summary>
-internal sealed record Sam2Settings(ModelOptions Model, DecoderOptions Decoder, CacheOptions Cache, LabelStudioOptions LabelStudio, ServerOptions Server)
+internal sealed record Sam2Settings(ModelOptions Model, DecoderOptions Decoder, CacheOptions Cache, LabelStudioOptions LabelStudio, ServerOptions Server,
+    AutomaticOptions Automatic)
 {
     // Braces would break the Redis Cluster hash tags; whitespace would break the keys' readability in redis-cli.
     private static readonly System.Buffers.SearchValues<char> s_prefixForbidden = System.Buffers.SearchValues.Create("{} \t\r\n");
+
+    /// <summary>One setting per SAM2AutomaticMaskGenerator parameter: <c>AUTO_</c> + the parameter's name in capitals.</summary>
+    public static IReadOnlyList<string> AutomaticGeneratorNames { get; } =
+    [
+        "AUTO_POINTS_PER_SIDE", "AUTO_POINTS_PER_BATCH", "AUTO_PRED_IOU_THRESH", "AUTO_STABILITY_SCORE_THRESH", "AUTO_STABILITY_SCORE_OFFSET",
+        "AUTO_MASK_THRESHOLD", "AUTO_BOX_NMS_THRESH", "AUTO_CROP_N_LAYERS", "AUTO_CROP_NMS_THRESH", "AUTO_CROP_OVERLAP_RATIO",
+        "AUTO_CROP_N_POINTS_DOWNSCALE_FACTOR", "AUTO_MIN_MASK_REGION_AREA", "AUTO_USE_M2M", "AUTO_MULTIMASK_OUTPUT",
+    ];
 
     /// <summary>Every setting this model reads, as documented (a test keeps docs/configuration.md in step).</summary>
     public static IReadOnlyList<string> Names { get; } =
@@ -49,14 +60,16 @@ internal sealed record Sam2Settings(ModelOptions Model, DecoderOptions Decoder, 
         "PREFETCH_QUEUE", "REDIS_URL", "CACHE_DTYPE", "CACHE_TTL", "CACHE_PREFIX", "LOCK_TTL", "LOCK_WAIT", "SHUTDOWN_TIMEOUT", "LOG_LEVEL",
         "LABEL_STUDIO_URL", "LABEL_STUDIO_HOST", "LABEL_STUDIO_API_KEY", "LABEL_STUDIO_ACCESS_TOKEN", "LOCAL_FILES_DOCUMENT_ROOT",
         "FETCH_TIMEOUT", "IMAGE_URL_POLICY", "IMAGE_URL_ALLOWLIST", "BASIC_AUTH_USER", "BASIC_AUTH_PASS", "WEBHOOK_SECRET", "MODEL_BASE_URL",
+        "AUTO_MASKS", "AUTO_LABEL", "AUTO_MAX_REGIONS", "AUTO_PREDICT_BUDGET", "AUTO_QUEUE", .. AutomaticGeneratorNames,
     ];
+
 
     /// <summary>Reads and validates every setting.</summary>
     /// <exception cref="SettingException">A setting is invalid; the message names it.</exception>
     public static Sam2Settings Read(IConfiguration configuration)
     {
         var r = new SettingReader(configuration);
-        return new Sam2Settings(ReadModel(r), ReadDecoder(r), ReadCache(r), ReadLabelStudio(r), ReadServer(r));
+        return new Sam2Settings(ReadModel(r), ReadDecoder(r), ReadCache(r), ReadLabelStudio(r), ReadServer(r), ReadAutomatic(r));
     }
 
     /// <summary>The encoder stage's settings, shared by the decoder and cache stages (model files, device).</summary>
@@ -97,6 +110,49 @@ internal sealed record Sam2Settings(ModelOptions Model, DecoderOptions Decoder, 
         MaxSprinkleArea = r.Int("MAX_SPRINKLE_AREA", 0, 0, 65536),
         Workers = r.Int("WORKERS", 2, 1, 256),
     };
+
+    public static AutomaticOptions ReadAutomatic(SettingReader r) => new()
+    {
+        Enabled = r.Bool("AUTO_MASKS", false),
+        Label = r.Text("AUTO_LABEL"),
+        MaxRegions = r.Int("AUTO_MAX_REGIONS", 100, 1, 10_000),
+        PredictBudget = r.Duration("AUTO_PREDICT_BUDGET", TimeSpan.FromSeconds(10), TimeSpan.Zero, AutomaticOptions.MaxPredictBudget),
+        QueueCapacity = r.Int("AUTO_QUEUE", 1000, 1, 1_000_000),
+        Generator = ReadAutomaticGenerator(r),
+    };
+
+    /// <summary>SAM2AutomaticMaskGenerator's parameters from <c>AUTO_*</c>, defaults as in SAM2.</summary>
+    public static AutomaticMaskOptions ReadAutomaticGenerator(SettingReader r)
+    {
+        var defaults = new AutomaticMaskOptions();
+        var options = new AutomaticMaskOptions
+        {
+            PointsPerSide = r.Int("AUTO_POINTS_PER_SIDE", defaults.PointsPerSide!.Value, 1, 1024),
+            PointsPerBatch = r.Int("AUTO_POINTS_PER_BATCH", defaults.PointsPerBatch, 1, 4096),
+            PredIouThresh = r.Double("AUTO_PRED_IOU_THRESH", defaults.PredIouThresh, 0, 1),
+            StabilityScoreThresh = r.Double("AUTO_STABILITY_SCORE_THRESH", defaults.StabilityScoreThresh, 0, 1),
+            StabilityScoreOffset = r.Double("AUTO_STABILITY_SCORE_OFFSET", defaults.StabilityScoreOffset, 0, 1000),
+            MaskThreshold = r.Double("AUTO_MASK_THRESHOLD", defaults.MaskThreshold, -1000, 1000),
+            BoxNmsThresh = r.Double("AUTO_BOX_NMS_THRESH", defaults.BoxNmsThresh, 0, 1),
+            CropNLayers = r.Int("AUTO_CROP_N_LAYERS", defaults.CropNLayers, 0, 4),
+            CropNmsThresh = r.Double("AUTO_CROP_NMS_THRESH", defaults.CropNmsThresh, 0, 1),
+            CropOverlapRatio = r.Double("AUTO_CROP_OVERLAP_RATIO", defaults.CropOverlapRatio, 0, 0.99),
+            CropNPointsDownscaleFactor = r.Int("AUTO_CROP_N_POINTS_DOWNSCALE_FACTOR", defaults.CropNPointsDownscaleFactor, 1, 64),
+            MinMaskRegionArea = r.Int("AUTO_MIN_MASK_REGION_AREA", defaults.MinMaskRegionArea, 0, 65536),
+            UseM2m = r.Bool("AUTO_USE_M2M", defaults.UseM2m),
+            MultimaskOutput = r.Bool("AUTO_MULTIMASK_OUTPUT", defaults.MultimaskOutput),
+        };
+        try
+        {
+            options.Validate();
+        }
+        catch (ArgumentException e)
+        {
+            // Combinations (a crop layer left without points): name the settings involved.
+            throw new SettingException("AUTO_POINTS_PER_SIDE", "AUTO_POINTS_PER_SIDE, AUTO_CROP_N_LAYERS and AUTO_CROP_N_POINTS_DOWNSCALE_FACTOR do not fit: " + e.Message);
+        }
+        return options;
+    }
 
     public static CacheOptions ReadCache(SettingReader r)
     {

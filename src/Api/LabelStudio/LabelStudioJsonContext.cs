@@ -24,6 +24,13 @@ namespace Sam2Interactive.Api.LabelStudio;
 [JsonSerializable(typeof(PrefetchResponse))]
 [JsonSerializable(typeof(TokenRefreshRequest))]
 [JsonSerializable(typeof(TokenRefreshResponse))]
+[JsonSerializable(typeof(LabelStudioProject))]
+[JsonSerializable(typeof(LabelStudioTaskPage))]
+[JsonSerializable(typeof(LabelStudioPrediction))]
+[JsonSerializable(typeof(List<LabelStudioPrediction>))]
+[JsonSerializable(typeof(PredictionCreateRequest))]
+[JsonSerializable(typeof(Automatic.AnnotateRequest))]
+[JsonSerializable(typeof(Automatic.AnnotateResponse))]
 internal sealed partial class LabelStudioJsonContext : JsonSerializerContext;
 
 /// <summary><c>POST /api/token/refresh/</c> body.</summary>

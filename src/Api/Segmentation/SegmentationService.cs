@@ -41,6 +41,8 @@ internal sealed class SegmentationService(EmbeddingStore store, ImageFetcher fet
     /// <summary>Segments every object of one interactive call. Regions keep the prompts' order.</summary>
     public async Task<PredictionResult> SegmentAsync(string imageUri, long? taskId, IReadOnlyList<InteractivePrompt> objects, CancellationToken cancellationToken)
     {
+        // Automatic work waits (and its running decoder runs are preempted) from the click's start to its last RLE.
+        using var interactive = Decoder.Priority.EnterInteractive();
         using var embedding = await GetEmbeddingAsync(imageUri, taskId, EncodePriority.Click, cancellationToken).ConfigureAwait(false);
         var regions = new List<Region>(objects.Count);
         double scoreSum = 0;
@@ -55,21 +57,7 @@ internal sealed class SegmentationService(EmbeddingStore store, ImageFetcher fet
                 {
                     var o = items[k].o;
                     scoreSum += masks[k].Score;
-                    var rleStart = Stopwatch.GetTimestamp();
-                    var rle = BrushRle.Encode(masks[k].Pixels);
-                    metrics.Stage("rle", rleStart);
-                    regions.Add(new Region
-                    {
-                        Id = RegionId(),
-                        FromName = o.Target.BrushLabels!.Name,
-                        ToName = o.Target.ImageName,
-                        OriginalWidth = o.OriginalWidth,
-                        OriginalHeight = o.OriginalHeight,
-                        ImageRotation = o.ImageRotation,
-                        Value = new BrushValue { Rle = rle, BrushLabels = [o.Label] },
-                        Score = Math.Round(masks[k].Score, 4),
-                        Readonly = false,
-                    });
+                    regions.Add(MaskRegion(o.Target, o.Label, masks[k].Pixels, o.OriginalWidth, o.OriginalHeight, o.ImageRotation, masks[k].Score));
                 }
             }
             finally
@@ -78,6 +66,29 @@ internal sealed class SegmentationService(EmbeddingStore store, ImageFetcher fet
             }
         }
         return new PredictionResult { Result = regions, Score = regions.Count == 0 ? 0 : Math.Round(scoreSum / regions.Count, 4), ModelVersion = ModelVersion };
+    }
+
+    /// <summary>
+    /// The region of one mask (<paramref name="width"/>×<paramref name="height"/> bytes, non-zero = foreground) on
+    /// <paramref name="target"/>'s mask control: the one place regions are built, for clicks and automatic masks alike.
+    /// </summary>
+    public Region MaskRegion(ImageTarget target, string label, ReadOnlySpan<byte> pixels, int width, int height, int imageRotation, double score)
+    {
+        var rleStart = Stopwatch.GetTimestamp();
+        var rle = BrushRle.Encode(pixels[..(width * height)]);
+        metrics.Stage("rle", rleStart);
+        return new Region
+        {
+            Id = RegionId(),
+            FromName = target.BrushLabels!.Name,
+            ToName = target.ImageName,
+            OriginalWidth = width,
+            OriginalHeight = height,
+            ImageRotation = imageRotation,
+            Value = new BrushValue { Rle = rle, BrushLabels = [label] },
+            Score = Math.Round(score, 4),
+            Readonly = false,
+        };
     }
 
     // Unique within a response (the frontend cannot draw two regions with one id) and across calls.
