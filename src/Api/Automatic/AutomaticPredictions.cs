@@ -115,10 +115,12 @@ internal sealed class AutomaticPredictions : BackgroundService
         CancellationToken cancellationToken)
     {
         var key = (task.Id, _annotator.ModelVersion);
-        if (_jobs.TryGetValue(key, out var running))
+        if (_jobs.TryGetValue(key, out var known))
         {
-            var joined = await running.Result.Task.WaitAsync(cancellationToken).ConfigureAwait(false);
-            return (AnnotateOutcome.Joined, joined.Result.Count);
+            // Done earlier in this process (answered to Label Studio or posted): it exists; still running: join it.
+            var done = known.Result.Task.IsCompleted;
+            var joined = await known.Result.Task.WaitAsync(cancellationToken).ConfigureAwait(false);
+            return (done ? AnnotateOutcome.Exists : AnnotateOutcome.Joined, joined.Result.Count);
         }
         if (await HasPredictionAsync(task.Id, cancellationToken).ConfigureAwait(false)) return (AnnotateOutcome.Exists, 0);
 

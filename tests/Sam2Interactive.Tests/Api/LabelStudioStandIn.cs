@@ -12,7 +12,9 @@ namespace Sam2Interactive.Tests.Api;
 /// credentials, 401 for a wrong token, as LS does), /tasks/{id}/presign/ answering 303 to a second host ("storage"),
 /// /api/token/refresh/ issuing short-lived access JWTs, status/slow/flaky/reset/loop endpoints, and /redirect?to=&lt;url&gt;
 /// (302 to any URL) on both hosts. Records every Authorization
-/// header per host.
+/// header per host. The REST API calls this server makes (<c>GET /api/projects/{id}/</c>, <c>GET /api/tasks/</c> with
+/// paging, <c>GET/POST /api/predictions/</c>) answer as Label Studio's source shapes them (docs/label-studio-protocol.md §8),
+/// over <see cref="Projects"/>, <see cref="Tasks"/> and the recorded <see cref="Predictions"/>.
 /// </summary>
 internal sealed class LabelStudioStandIn : IAsyncDisposable
 {
@@ -69,6 +71,49 @@ internal sealed class LabelStudioStandIn : IAsyncDisposable
     public int FlakyFailures { get; set; } = 2;
 
     public ConcurrentDictionary<string, int> StatusHits { get; } = new();
+
+    /// <summary>Projects by id: title and label config.</summary>
+    public ConcurrentDictionary<long, (string Title, string LabelConfig)> Projects { get; } = new();
+
+    /// <summary>Tasks by id: project, task data (a JSON object) and annotation count.</summary>
+    public ConcurrentDictionary<long, (long Project, string DataJson, int Annotations)> Tasks { get; } = new();
+
+    /// <summary>Every prediction stored, in arrival order (POSTed, or added by a test).</summary>
+    public ConcurrentQueue<StoredPrediction> Predictions { get; } = new();
+
+    /// <summary>Requests to <c>GET /api/predictions/</c> and <c>GET /api/tasks/</c>, for paging assertions.</summary>
+    public ConcurrentQueue<string> ApiReads { get; } = new();
+
+    private long _nextPredictionId = 1;
+    private readonly object _postedLock = new();
+    private readonly Dictionary<long, StoredPrediction> _firstPosted = [];
+    private readonly ConcurrentDictionary<long, TaskCompletionSource<StoredPrediction>> _postWaiters = new();
+
+    /// <summary>A prediction as Label Studio stores it: id, task, project, model version, score, and the raw result JSON.</summary>
+    public sealed record StoredPrediction(long Id, long Task, long? Project, string? ModelVersion, double? Score, string ResultJson);
+
+    /// <summary>Adds a prediction as if posted earlier (another model version, a previous run).</summary>
+    public void AddPrediction(long task, string modelVersion) =>
+        Predictions.Enqueue(new StoredPrediction(Interlocked.Increment(ref _nextPredictionId), task, null, modelVersion, 0.5, "[]"));
+
+    /// <summary>The first prediction POSTed for <paramref name="task"/>: at once if it is there, else when it arrives;
+    /// null if none arrives within <paramref name="timeout"/> (a safety net, not a synchronisation).</summary>
+    public async Task<StoredPrediction?> WaitForPostedPredictionAsync(long task, TimeSpan timeout)
+    {
+        var waiter = _postWaiters.GetOrAdd(task, _ => new TaskCompletionSource<StoredPrediction>(TaskCreationOptions.RunContinuationsAsynchronously));
+        lock (_postedLock)
+        {
+            if (_firstPosted.TryGetValue(task, out var posted)) waiter.TrySetResult(posted);
+        }
+        try
+        {
+            return await waiter.Task.WaitAsync(timeout);
+        }
+        catch (TimeoutException)
+        {
+            return null;
+        }
+    }
 
     public static async Task<LabelStudioStandIn> StartAsync()
     {
@@ -145,6 +190,79 @@ internal sealed class LabelStudioStandIn : IAsyncDisposable
                 await ctx.Response.Body.WriteAsync(chunk.AsMemory(0, Math.Min(chunk.Length, size - sent)));
         });
 
+        // REST API (LS tasks/api.py, data_manager/api.py, projects/api.py): 401 without a valid token, as LS does.
+        ls.MapGet("/api/projects/{id:long}/", (HttpContext ctx, long id) =>
+        {
+            if (self!.ApiAuthError(ctx) is { } error)
+                return error;
+            return self.Projects.TryGetValue(id, out var p)
+                ? Results.Json(new { id, title = p.Title, label_config = p.LabelConfig })
+                : Results.Json(new { detail = "Not found." }, statusCode: 404);
+        });
+        ls.MapGet("/api/tasks/", (HttpContext ctx) =>
+        {
+            if (self!.ApiAuthError(ctx) is { } error)
+                return error;
+            self.ApiReads.Enqueue(ctx.Request.Path + ctx.Request.QueryString);
+            var project = long.Parse(ctx.Request.Query["project"].ToString(), System.Globalization.CultureInfo.InvariantCulture);
+            var page = int.TryParse(ctx.Request.Query["page"], out var pg) ? pg : 1;
+            var size = int.TryParse(ctx.Request.Query["page_size"], out var ps) ? ps : 100;
+            var all = self.Tasks.Where(t => t.Value.Project == project).OrderBy(t => t.Key).ToList();
+            // DRF PageNumberPagination: a page past the end is 404 {"detail": "Invalid page."}.
+            if (page < 1 || (page - 1) * size >= Math.Max(all.Count, 1) && page > 1)
+                return Results.Json(new { detail = "Invalid page." }, statusCode: 404);
+            var tasks = all.Skip((page - 1) * size).Take(size).Select(t => new Dictionary<string, object?>
+            {
+                ["id"] = t.Key,
+                ["data"] = JsonDocument.Parse(t.Value.DataJson).RootElement,
+                ["is_labeled"] = t.Value.Annotations > 0,
+                ["total_annotations"] = t.Value.Annotations,
+                ["total_predictions"] = self.Predictions.Count(p => p.Task == t.Key),
+                ["project"] = project,
+            }).ToList();
+            return Results.Json(new
+            {
+                total_annotations = all.Sum(t => t.Value.Annotations),
+                total_predictions = self.Predictions.Count(p => all.Any(t => t.Key == p.Task)),
+                total = all.Count,
+                tasks,
+            });
+        });
+        ls.MapGet("/api/predictions/", (HttpContext ctx) =>
+        {
+            if (self!.ApiAuthError(ctx) is { } error)
+                return error;
+            self.ApiReads.Enqueue(ctx.Request.Path + ctx.Request.QueryString);
+            var task = ctx.Request.Query["task"].ToString();
+            var list = self.Predictions.Where(p => task.Length == 0 || p.Task.ToString(System.Globalization.CultureInfo.InvariantCulture) == task)
+                .Select(p => new { id = p.Id, task = p.Task, project = p.Project, model_version = p.ModelVersion, score = p.Score, result = JsonDocument.Parse(p.ResultJson).RootElement });
+            return Results.Json(list);
+        });
+        ls.MapPost("/api/predictions/", async (HttpContext ctx) =>
+        {
+            if (self!.ApiAuthError(ctx) is { } error)
+                return error;
+            using var body = await JsonDocument.ParseAsync(ctx.Request.Body);
+            var root = body.RootElement;
+            if (!root.TryGetProperty("task", out var taskId) || !self.Tasks.ContainsKey(taskId.GetInt64()))
+                return Results.Json(new { task = new[] { "Invalid pk - object does not exist." } }, statusCode: 400);
+            if (!root.TryGetProperty("result", out var result) || result.ValueKind != JsonValueKind.Array)
+                return Results.Json(new { result = new[] { "This field is required." } }, statusCode: 400);
+            var stored = new StoredPrediction(Interlocked.Increment(ref self._nextPredictionId), taskId.GetInt64(),
+                root.TryGetProperty("project", out var pr) && pr.ValueKind == JsonValueKind.Number ? pr.GetInt64() : self.Tasks[taskId.GetInt64()].Project,
+                root.TryGetProperty("model_version", out var mv) ? mv.GetString() : null,
+                root.TryGetProperty("score", out var sc) && sc.ValueKind == JsonValueKind.Number ? sc.GetDouble() : null,
+                result.GetRawText());
+            self.Predictions.Enqueue(stored);
+            lock (self._postedLock)
+            {
+                self._firstPosted.TryAdd(stored.Task, stored);
+                if (self._postWaiters.TryGetValue(stored.Task, out var waiter)) waiter.TrySetResult(stored);
+            }
+            return Results.Json(new { id = stored.Id, task = stored.Task, project = stored.Project, model_version = stored.ModelVersion, score = stored.Score, result = result.Clone() },
+                statusCode: 201);
+        });
+
         await storage.StartAsync();
         await ls.StartAsync();
         self = new LabelStudioStandIn(ls, storage);
@@ -186,6 +304,15 @@ internal sealed class LabelStudioStandIn : IAsyncDisposable
         if (header.StartsWith("Bearer ", StringComparison.Ordinal) && IsValidAccess(header[7..]))
             return null;
         return Results.Json(new { detail = "Invalid token" }, statusCode: 401);
+    }
+
+    // LS REST API: no credentials or a bad token → 401 {"detail": ...} (DRF).
+    private IResult? ApiAuthError(HttpContext ctx)
+    {
+        var header = Header(ctx);
+        if (header is null)
+            return Results.Json(new { detail = "Authentication credentials were not provided." }, statusCode: 401);
+        return AuthError(ctx);
     }
 
     private bool IsValidAccess(string jwt)
