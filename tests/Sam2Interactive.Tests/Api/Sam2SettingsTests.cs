@@ -38,6 +38,62 @@ public sealed partial class Sam2SettingsTests
         }
     }
 
+    [Test]
+    public void Read_NoAutoSettings_OffWithSam2GeneratorDefaults()
+    {
+        var s = Read();
+        using (Assert.EnterMultipleScope())
+        {
+            Assert.That((s.Automatic.Enabled, s.Automatic.Label, s.Automatic.MaxRegions, s.Automatic.PredictBudget, s.Automatic.QueueCapacity),
+                Is.EqualTo((false, (string?)null, 100, TimeSpan.FromSeconds(10), 1000)));
+            // SAM2AutomaticMaskGenerator.__init__'s defaults.
+            Assert.That(s.Automatic.Generator, Is.EqualTo(new Sam2Interactive.Decoder.Automatic.AutomaticMaskOptions()));
+            var g = s.Automatic.Generator;
+            Assert.That((g.PointsPerSide, g.PointsPerBatch, g.PredIouThresh, g.StabilityScoreThresh, g.StabilityScoreOffset, g.MaskThreshold, g.BoxNmsThresh),
+                Is.EqualTo(((int?)32, 64, 0.8, 0.95, 1.0, 0.0, 0.7)));
+            Assert.That((g.CropNLayers, g.CropNmsThresh, g.CropOverlapRatio, g.CropNPointsDownscaleFactor, g.MinMaskRegionArea, g.UseM2m, g.MultimaskOutput),
+                Is.EqualTo((0, 0.7, 512.0 / 1500, 1, 0, false, true)));
+        }
+    }
+
+    [Test]
+    public void Read_AutoSettings_EachGeneratorParameterSet()
+    {
+        var s = Read(("AUTO_MASKS", "on"), ("AUTO_LABEL", "Banana"), ("AUTO_MAX_REGIONS", "7"), ("AUTO_PREDICT_BUDGET", "2s"),
+            ("AUTO_POINTS_PER_SIDE", "16"), ("AUTO_POINTS_PER_BATCH", "8"), ("AUTO_PRED_IOU_THRESH", "0.88"), ("AUTO_STABILITY_SCORE_THRESH", "0.9"),
+            ("AUTO_STABILITY_SCORE_OFFSET", "0.5"), ("AUTO_MASK_THRESHOLD", "-1.5"), ("AUTO_BOX_NMS_THRESH", "0.6"), ("AUTO_CROP_N_LAYERS", "1"),
+            ("AUTO_CROP_NMS_THRESH", "0.5"), ("AUTO_CROP_OVERLAP_RATIO", "0.25"), ("AUTO_CROP_N_POINTS_DOWNSCALE_FACTOR", "2"),
+            ("AUTO_MIN_MASK_REGION_AREA", "100"), ("AUTO_USE_M2M", "true"), ("AUTO_MULTIMASK_OUTPUT", "false"));
+        var g = s.Automatic.Generator;
+        using (Assert.EnterMultipleScope())
+        {
+            Assert.That((s.Automatic.Enabled, s.Automatic.Label, s.Automatic.MaxRegions, s.Automatic.PredictBudget), Is.EqualTo((true, "Banana", 7, TimeSpan.FromSeconds(2))));
+            Assert.That((g.PointsPerSide, g.PointsPerBatch, g.PredIouThresh, g.StabilityScoreThresh, g.StabilityScoreOffset, g.MaskThreshold, g.BoxNmsThresh),
+                Is.EqualTo(((int?)16, 8, 0.88, 0.9, 0.5, -1.5, 0.6)));
+            Assert.That((g.CropNLayers, g.CropNmsThresh, g.CropOverlapRatio, g.CropNPointsDownscaleFactor, g.MinMaskRegionArea, g.UseM2m, g.MultimaskOutput),
+                Is.EqualTo((1, 0.5, 0.25, 2, 100, true, false)));
+        }
+    }
+
+    [TestCase("AUTO_PRED_IOU_THRESH", "1.2", "AUTO_PRED_IOU_THRESH must be a number from 0 to 1, not '1.2'.")]
+    [TestCase("AUTO_MASK_THRESHOLD", "zero", "AUTO_MASK_THRESHOLD must be a number from -1000 to 1000, not 'zero'.")]
+    [TestCase("AUTO_POINTS_PER_SIDE", "0", "AUTO_POINTS_PER_SIDE must be a whole number from 1 to 1024, not '0'.")]
+    [TestCase("AUTO_MASKS", "maybe", "AUTO_MASKS must be true or false or 1 or 0 or yes or no or on or off, not 'maybe'.")]
+    [TestCase("AUTO_PREDICT_BUDGET", "2m", "AUTO_PREDICT_BUDGET must be a duration from 0s to 90s")]
+    public void Read_InvalidAutoSetting_MessageNamesIt(string key, string value, string message)
+    {
+        var e = Assert.Throws<SettingException>(() => Read((key, value)));
+        Assert.That(e!.Message, Does.StartWith(message));
+        Assert.That(e.Key, Is.EqualTo(key));
+    }
+
+    [Test]
+    public void Read_CropLayerWithoutPoints_NamesTheThreeSettings()
+    {
+        var e = Assert.Throws<SettingException>(() => Read(("AUTO_POINTS_PER_SIDE", "3"), ("AUTO_CROP_N_LAYERS", "2"), ("AUTO_CROP_N_POINTS_DOWNSCALE_FACTOR", "2")));
+        Assert.That(e!.Message, Does.Contain("AUTO_CROP_N_LAYERS").And.Contain("AUTO_CROP_N_POINTS_DOWNSCALE_FACTOR"));
+    }
+
     // Every duration is read by the one parser: plain seconds, a unit, or a TimeSpan. LOCK_WAIT=30s stopped start-up before.
     [TestCase("LOCK_WAIT", "30s", 30.0)]
     [TestCase("LOCK_WAIT", "30", 30.0)]

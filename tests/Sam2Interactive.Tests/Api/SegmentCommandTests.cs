@@ -73,6 +73,94 @@ public sealed class SegmentCommandTests
         Assert.That(Scenes.IoU(pixels, scene.Union("blue", "pink")), Is.GreaterThanOrEqualTo(0.9));
     }
 
+    [TestCase(StandInFormat.SamExporter)]
+    [TestCase(StandInFormat.OnnxCommunity)]
+    public async Task SegmentAuto_DefaultFilters_EachObjectOnceInPngAndJsonWithSam2Fields(StandInFormat format)
+    {
+        var scene = AutomaticScenes.Create(640, 480);
+        var image = Path.Combine(_dir, "scene.png");
+        await File.WriteAllBytesAsync(image, scene.Encoded);
+        var options = StandInModelSet.Options(format);
+        var outPath = Path.Combine(_dir, "masks.png");
+
+        var (exit, stdout, stderr) = await Run("segment", "--auto", "--encoder", options.EncoderPath!, "--decoder", options.DecoderPath!, "--image", image,
+            "--out", outPath, "--json");
+
+        Assert.That(exit, Is.Zero, stderr);
+        using var summary = JsonDocument.Parse(stdout);
+        Assert.That(summary.RootElement.GetProperty("prompts").GetInt64(), Is.EqualTo(32 * 32), "SAM2's default points_per_side");
+        using var records = JsonDocument.Parse(await File.ReadAllTextAsync(Path.ChangeExtension(outPath, ".json")));
+        var list = records.RootElement.EnumerateArray().ToList();
+        Assert.That(list, Has.Count.EqualTo(summary.RootElement.GetProperty("masks").GetInt32()));
+        Assert.That(list[0].EnumerateObject().Select(p => p.Name),
+            Is.EqualTo(new[] { "segmentation", "area", "bbox", "predicted_iou", "point_coords", "stability_score", "crop_box" }), "SAM2's record, in its order");
+
+        var masks = list.Select(r => ColumnMajor(r.GetProperty("segmentation"), 640, 480)).ToList();
+        foreach (var (name, truth) in scene.Objects)
+        {
+            Assert.That(masks.Count(m => Scenes.IoU(m, truth) >= 0.9), Is.EqualTo(1), name);
+        }
+        for (var i = 0; i < list.Count; i++)
+        {
+            Assert.That(list[i].GetProperty("area").GetInt64(), Is.EqualTo(masks[i].Count(b => b != 0)));
+            Assert.That(list[i].GetProperty("crop_box").EnumerateArray().Select(v => v.GetInt32()), Is.EqualTo(new[] { 0, 0, 640, 480 }));
+        }
+
+        // The PNG colours each mask: every object's pixels are non-black.
+        using var png = SKBitmap.Decode(outPath);
+        Assert.That((png.Width, png.Height), Is.EqualTo((640, 480)));
+        var disc = AutomaticScenes.Disc(640, 480);
+        Assert.That(png.GetPixel((int)disc.MidX, (int)disc.MidY), Is.Not.EqualTo(SKColors.Black));
+    }
+
+    [Test]
+    public async Task SegmentAuto_PredIouThreshAboveEveryScore_NoMasks()
+    {
+        var image = Path.Combine(_dir, "scene.png");
+        await File.WriteAllBytesAsync(image, AutomaticScenes.Create(160, 120).Encoded);
+        var options = StandInModelSet.Options(StandInFormat.SamExporter);
+        var json = Path.Combine(_dir, "list.json");
+
+        var (exit, _, stderr) = await Run("segment", "--auto", "--encoder", options.EncoderPath!, "--decoder", options.DecoderPath!, "--image", image,
+            "--out", Path.Combine(_dir, "m.png"), "--masks-json", json, "--points-per-side", "4", "--pred-iou-thresh", "0.95");
+
+        Assert.That(exit, Is.Zero, stderr);
+        Assert.That(await File.ReadAllTextAsync(json), Is.EqualTo("[]"));
+    }
+
+    [Test]
+    public async Task SegmentAuto_BadParameter_Exit2NamingTheSetting()
+    {
+        var image = Path.Combine(_dir, "scene.png");
+        await File.WriteAllBytesAsync(image, AutomaticScenes.Create(64, 64).Encoded);
+        var options = StandInModelSet.Options(StandInFormat.SamExporter);
+
+        var (exit, _, stderr) = await Run("segment", "--auto", "--encoder", options.EncoderPath!, "--decoder", options.DecoderPath!, "--image", image,
+            "--out", Path.Combine(_dir, "m.png"), "--box-nms-thresh", "1.5");
+
+        Assert.That(exit, Is.EqualTo(2));
+        Assert.That(stderr, Does.Contain("AUTO_BOX_NMS_THRESH must be a number from 0 to 1, not '1.5'"));
+    }
+
+    /// <summary>SAM2's uncompressed RLE (column-major counts starting with background) back to a row-major mask.</summary>
+    private static byte[] ColumnMajor(JsonElement rle, int width, int height)
+    {
+        Assert.That(rle.GetProperty("size").EnumerateArray().Select(v => v.GetInt32()), Is.EqualTo(new[] { height, width }));
+        var mask = new byte[width * height];
+        long position = 0;
+        var on = false;
+        foreach (var count in rle.GetProperty("counts").EnumerateArray().Select(c => c.GetInt64()))
+        {
+            for (var k = 0L; k < count; k++, position++)
+            {
+                if (on) mask[(int)(position % height) * width + (int)(position / height)] = 255;
+            }
+            on = !on;
+        }
+        Assert.That(position, Is.EqualTo((long)width * height));
+        return mask;
+    }
+
     [Test]
     public async Task Segment_ModelDirAndPoints_UsesDirectoryLayout()
     {
