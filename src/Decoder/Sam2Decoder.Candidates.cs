@@ -79,11 +79,13 @@ public sealed partial class Sam2Decoder
 
         var prompts = new Prompt[points.Count];
         for (var i = 0; i < prompts.Length; i++) prompts[i] = new Prompt([points[i]]);
-        using var outputs = RunSession(embedding, prompts, width, height, maskInput, count: true, cancellationToken);
+        // Scores and low-res logits only: an orig_im_size export then skips its full-size masks (W×H floats per mask).
+        using var outputs = RunSession(embedding, prompts, width, height, maskInput, count: true, cancellationToken,
+            [_schema.Outputs[0], _schema.Outputs[_schema.LowResIndex]]);
 
         var scores = outputs[0].GetTensorDataAsSpan<float>();
         var perPrompt = scores.Length / prompts.Length;
-        var logits = outputs[_schema.LowResIndex].GetTensorDataAsSpan<float>();
+        var logits = outputs[1].GetTensorDataAsSpan<float>();
         var results = new List<DecoderCandidate>(multimask ? scores.Length : prompts.Length);
         try
         {

@@ -137,8 +137,10 @@ public sealed partial class Sam2Decoder : IDisposable
     /// the caller disposes them. Cancelling <paramref name="cancellationToken"/> terminates the run (ORT
     /// <c>RunOptions.Terminate</c>) and throws <see cref="OperationCanceledException"/>.
     /// </summary>
+    /// <param name="outputs">The outputs to compute, by name; null for <see cref="Schema.Outputs"/>. ORT runs only the nodes
+    /// they need, so leaving out an <c>orig_im_size</c> export's full-size masks skips their upsampling.</param>
     private IDisposableReadOnlyCollection<OrtValue> RunSession(ImageEmbedding embedding, IReadOnlyList<Prompt> prompts, int width, int height,
-        ReadOnlyMemory<float>? previousLogits, bool count, CancellationToken cancellationToken)
+        ReadOnlyMemory<float>? previousLogits, bool count, CancellationToken cancellationToken, string[]? outputs = null)
     {
         var s = _schema;
         var names = new List<string>(9);
@@ -172,10 +174,10 @@ public sealed partial class Sam2Decoder : IDisposable
                 ? cancellationToken.UnsafeRegister(static o => ((RunOptions)o!).Terminate = true, runOptions)
                 : default;
             var start = Stopwatch.GetTimestamp();
-            IDisposableReadOnlyCollection<OrtValue> outputs;
+            IDisposableReadOnlyCollection<OrtValue> results;
             try
             {
-                outputs = _session.Run(runOptions, names, values, s.Outputs);
+                results = _session.Run(runOptions, names, values, outputs ?? s.Outputs);
             }
             catch (OnnxRuntimeException) when (cancellationToken.IsCancellationRequested)
             {
@@ -187,7 +189,7 @@ public sealed partial class Sam2Decoder : IDisposable
                 _metrics.Runs.Add(1);
                 _metrics.StageSeconds.Record("decode", Stopwatch.GetElapsedTime(start));
             }
-            return outputs;
+            return results;
         }
         finally
         {
