@@ -63,7 +63,6 @@ internal sealed record Sam2Settings(ModelOptions Model, DecoderOptions Decoder, 
         "AUTO_MASKS", "AUTO_LABEL", "AUTO_MAX_REGIONS", "AUTO_PREDICT_BUDGET", "AUTO_QUEUE", .. AutomaticGeneratorNames,
     ];
 
-
     /// <summary>Reads and validates every setting.</summary>
     /// <exception cref="SettingException">A setting is invalid; the message names it.</exception>
     public static Sam2Settings Read(IConfiguration configuration)

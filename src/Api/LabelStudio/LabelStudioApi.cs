@@ -139,7 +139,7 @@ internal sealed class LabelStudioApi : IDisposable
                     ? $"Label Studio refused the token in LABEL_STUDIO_API_KEY ({detail})"
                     : detail);
             }
-            catch (Exception e) when (e is HttpRequestException or OperationCanceledException && !cancellationToken.IsCancellationRequested)
+            catch (Exception e) when (e is HttpRequestException or TransientStatusException or OperationCanceledException && !cancellationToken.IsCancellationRequested)
             {
                 response?.Dispose();
                 if (retry && attempt < MaxGetAttempts)
