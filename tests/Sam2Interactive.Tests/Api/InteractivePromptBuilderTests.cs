@@ -2,6 +2,7 @@ using System.Text.Json;
 using NUnit.Framework;
 using Sam2Interactive.Api.LabelStudio;
 using Sam2Interactive.Decoder;
+using Sam2Interactive.Testing;
 
 namespace Sam2Interactive.Tests.Api;
 
@@ -12,7 +13,7 @@ public sealed class InteractivePromptBuilderTests
 
     private static IReadOnlyList<InteractivePrompt> Build(params string[] items)
     {
-        var body = LabelStudioSamples.InteractivePredictBody(string.Join(",", items));
+        var body = LabelStudioBodies.InteractivePredict(string.Join(",", items));
         var request = JsonSerializer.Deserialize(body, LabelStudioJsonContext.Default.PredictRequest)!;
         return InteractivePromptBuilder.Build(request.Context, s_config);
     }

@@ -3,7 +3,7 @@ using System.Text.Json;
 using NUnit.Framework;
 using Sam2Interactive.Api.Cli;
 using Sam2Interactive.StandIns;
-using Sam2Interactive.Tests.Support;
+using Sam2Interactive.Testing;
 using SkiaSharp;
 
 namespace Sam2Interactive.Tests.Api;

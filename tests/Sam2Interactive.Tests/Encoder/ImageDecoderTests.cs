@@ -1,5 +1,6 @@
 using NUnit.Framework;
 using Sam2Interactive.Encoder;
+using Sam2Interactive.Testing;
 using SkiaSharp;
 
 namespace Sam2Interactive.Tests.Encoder;

@@ -5,6 +5,7 @@ using NUnit.Framework;
 using Sam2Interactive.Api.Metrics;
 using Sam2Interactive.Encoder;
 using Sam2Interactive.StandIns;
+using Sam2Interactive.Testing;
 using Sam2Interactive.Tests.Support;
 
 namespace Sam2Interactive.Tests.Encoder;

@@ -1,6 +1,7 @@
 using System.Buffers;
 using NUnit.Framework;
 using Sam2Interactive.Encoder;
+using Sam2Interactive.Testing;
 using SkiaSharp;
 
 namespace Sam2Interactive.Tests.Encoder;

@@ -1,7 +1,7 @@
 using System.Diagnostics;
 using System.Net;
 using NUnit.Framework;
-using Sam2Interactive.Tests.Api;
+using Sam2Interactive.Testing;
 using Sam2Interactive.Tests.Support;
 
 namespace Sam2Interactive.Tests.Reliability;
@@ -26,7 +26,7 @@ public sealed class LabelStudioFaultTests : EmbeddingLeakCheck
 
     private (string Path, Scene Scene) NewImage() => Traffic.AddImage(_ls, "7", Interlocked.Increment(ref _next));
 
-    private static string ClickOn(string image) => PredictBodies.Predict(image, PredictBodies.KeyPoint(10, 10, true, 64, 48));
+    private static string ClickOn(string image) => LabelStudioBodies.Predict(image, LabelStudioBodies.KeyPoint(10, 10, true, 64, 48));
 
     [TestCase("/slow", 504, "took longer than 1 s")]
     [TestCase("/status/500", 502, "answered HTTP 500 after 3 attempts")]

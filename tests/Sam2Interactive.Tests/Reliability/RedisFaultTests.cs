@@ -1,6 +1,6 @@
 using System.Net;
 using NUnit.Framework;
-using Sam2Interactive.Tests.Api;
+using Sam2Interactive.Testing;
 using Sam2Interactive.Tests.Support;
 
 namespace Sam2Interactive.Tests.Reliability;
