@@ -1,3 +1,4 @@
+using System.Globalization;
 using System.Net;
 using System.Text;
 using NUnit.Framework;
@@ -86,11 +87,12 @@ public sealed class BadInputTests
         return data;
     }
 
+    // Invariant culture: these numbers go into JSON.
     private static string Point(double x = 30, double y = 40, string extra = "", int w = W, int h = H) =>
-        $$$"""{"from_name":"tag2","to_name":"image","type":"keypointlabels","original_width":{{{w}}},"original_height":{{{h}}},"image_rotation":0,"value":{"x":{{{x}}},"y":{{{y}}},"keypointlabels":["defect"]}{{{extra}}}}""";
+        string.Create(CultureInfo.InvariantCulture, $$$"""{"from_name":"tag2","to_name":"image","type":"keypointlabels","original_width":{{{w}}},"original_height":{{{h}}},"image_rotation":0,"value":{"x":{{{x}}},"y":{{{y}}},"keypointlabels":["defect"]}{{{extra}}}}""");
 
     private static string Rect(double x, double y, double w, double h) =>
-        $$$"""{"from_name":"tag3","to_name":"image","type":"rectanglelabels","original_width":{{{W}}},"original_height":{{{H}}},"image_rotation":0,"value":{"x":{{{x}}},"y":{{{y}}},"width":{{{w}}},"height":{{{h}}},"rotation":0,"rectanglelabels":["defect"]}}""";
+        string.Create(CultureInfo.InvariantCulture, $$$"""{"from_name":"tag3","to_name":"image","type":"rectanglelabels","original_width":{{{W}}},"original_height":{{{H}}},"image_rotation":0,"value":{"x":{{{x}}},"y":{{{y}}},"width":{{{w}}},"height":{{{h}}},"rotation":0,"rectanglelabels":["defect"]}}""");
 
     private static string Click(string image, string? items = null) => LabelStudioBodies.Predict(image, items ?? Point());
 
