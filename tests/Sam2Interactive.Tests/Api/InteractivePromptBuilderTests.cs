@@ -8,6 +8,7 @@ using Sam2Interactive.Testing;
 namespace Sam2Interactive.Tests.Api;
 
 [TestFixture]
+[Category("Fast")]
 public sealed class InteractivePromptBuilderTests
 {
     private static readonly LabelConfig s_config = LabelConfigParser.ParseUncached(LabelStudioSamples.BananaLabelConfig).Config!;

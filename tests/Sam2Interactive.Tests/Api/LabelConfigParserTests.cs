@@ -5,6 +5,7 @@ using Sam2Interactive.Testing;
 namespace Sam2Interactive.Tests.Api;
 
 [TestFixture]
+[Category("Fast")]
 public sealed class LabelConfigParserTests
 {
     [Test]

@@ -6,6 +6,7 @@ using Sam2Interactive.Testing;
 namespace Sam2Interactive.Tests.Api;
 
 [TestFixture]
+[Category("Fast")]
 public sealed class LabelStudioJsonContextTests
 {
     private static PredictRequest ReadPredict(string json) =>

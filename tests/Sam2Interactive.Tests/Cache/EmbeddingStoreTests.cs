@@ -11,6 +11,7 @@ namespace Sam2Interactive.Tests.Cache;
 
 /// <summary>Tier 1 and in-process single-flight, with the real stand-in encoder doing the encoding.</summary>
 [TestFixture]
+[Category("Fast")]
 public sealed class EmbeddingStoreTests : EmbeddingLeakCheck
 {
     private Sam2Encoder _encoder = null!;

@@ -6,6 +6,7 @@ using SkiaSharp;
 namespace Sam2Interactive.Tests.Encoder;
 
 [TestFixture]
+[Category("Fast")]
 public sealed class ImageDecoderTests
 {
     [TestCase(640, 480)]

@@ -11,6 +11,7 @@ using Sam2Interactive.Tests.Support;
 namespace Sam2Interactive.Tests.Encoder;
 
 [TestFixture]
+[Category("Fast")]
 public sealed class Sam2EncoderTests : EmbeddingLeakCheck
 {
     [TestCase(StandInFormat.SamExporter, "samexporter")]

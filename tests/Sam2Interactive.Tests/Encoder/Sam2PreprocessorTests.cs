@@ -7,6 +7,7 @@ using SkiaSharp;
 namespace Sam2Interactive.Tests.Encoder;
 
 [TestFixture]
+[Category("Fast")]
 public sealed class Sam2PreprocessorTests
 {
     private const int Size = Sam2Preprocessor.InputSize;
