@@ -12,6 +12,7 @@ using Sam2Interactive.Decoder;
 using Sam2Interactive.Decoder.Automatic;
 using Sam2Interactive.Encoder;
 using Sam2Interactive.StandIns;
+using Sam2Interactive.Testing;
 
 namespace Sam2Interactive.Benchmarks;
 
@@ -56,7 +57,7 @@ internal static class AutoSuite
         var encoder = services.GetRequiredService<Sam2Encoder>();
         var decoder = services.GetRequiredService<Sam2Decoder>();
         using var stages = new StageTimings(services.GetRequiredService<IMeterFactory>());
-        var image = BenchImages.Create(Width, Height);
+        var image = Scenes.Photo(Width, Height);
         using var embedding = encoder.EncodeImage(image.Encoded);
         using (decoder.Predict(embedding, new Prompt([new PromptPoint(image.Click.X, image.Click.Y, true)]), Width, Height))
         {
@@ -87,14 +88,14 @@ internal static class AutoSuite
     /// </summary>
     private static async Task<List<string>> ClicksDuringPreAnnotationAsync(string encoderPath, string decoderPath, int threads)
     {
-        await using var images = await ImageHost.StartAsync();
+        await using var ls = await LabelStudioStandIn.StartAsync();
         var settings = new Dictionary<string, string?>
         {
             ["ENCODER_PATH"] = encoderPath,
             ["DECODER_PATH"] = decoderPath,
             ["DEVICE"] = "cpu",
-            ["LABEL_STUDIO_URL"] = images.Url,
-            ["LABEL_STUDIO_API_KEY"] = "bench-legacy-token-0123456789",
+            ["LABEL_STUDIO_URL"] = ls.Url.ToString().TrimEnd('/'),
+            ["LABEL_STUDIO_API_KEY"] = LabelStudioStandIn.LegacyKey,
             ["AUTO_POINTS_PER_SIDE"] = "16",
             ["Logging:LogLevel:Default"] = "Warning",
         };
@@ -110,9 +111,9 @@ internal static class AutoSuite
         using var http = new HttpClient { Timeout = TimeSpan.FromMinutes(5) };
         while ((await http.GetAsync(url + "/health")).StatusCode != HttpStatusCode.OK) await Task.Delay(100);
 
-        var clickImage = BenchImages.Create(1024, 1024);
-        images.Files["click.jpg"] = clickImage.Encoded;
-        var body = LabelStudioBodies.Click(ImageHost.TaskUri("click.jpg"), 1, 1024, 1024, clickImage.Click.X, clickImage.Click.Y);
+        var clickImage = Scenes.Photo(1024, 1024);
+        var body = LabelStudioBodies.Click(ls.AddUpload("1", "click.jpg", clickImage.Encoded), clickImage.Click.X, clickImage.Click.Y, 1024, 1024, 1,
+            LabelStudioBodies.CompactLabelConfig, "object");
         async Task<double> Click()
         {
             var start = Stopwatch.GetTimestamp();
@@ -137,7 +138,7 @@ internal static class AutoSuite
 
         var annotator = app.Services.GetRequiredService<AutomaticAnnotator>();
         var parser = app.Services.GetRequiredService<LabelConfigParser>();
-        var target = parser.Parse(LabelStudioBodies.LabelConfig).Config!.Targets[0];
+        var target = parser.Parse(LabelStudioBodies.CompactLabelConfig).Config!.Targets[0];
         var priority = app.Services.GetRequiredService<Sam2Decoder>().Priority;
         var preemptedBefore = priority.Preemptions;
         var background = Stopwatch.StartNew();
@@ -145,9 +146,8 @@ internal static class AutoSuite
         {
             for (var i = 0; i < 3; i++)
             {
-                var name = $"auto-{i}.jpg";
-                images.Files[name] = BenchImages.Create(1024, 768, 200 + i).Encoded;
-                var task = new LabelStudioTask { Id = 500 + i, Data = new() { ["image"] = System.Text.Json.JsonSerializer.SerializeToElement(ImageHost.TaskUri(name)) } };
+                var uri = ls.AddUpload("1", $"auto-{i}.jpg", Scenes.Photo(1024, 768, 200 + i).Encoded);
+                var task = new LabelStudioTask { Id = 500 + i, Data = new() { ["image"] = System.Text.Json.JsonSerializer.SerializeToElement(uri) } };
                 await annotator.PredictAsync(task, target, EncodePriority.Automatic, CancellationToken.None);
             }
         });

@@ -2,10 +2,10 @@ using System.Diagnostics;
 using System.Net;
 using Microsoft.Extensions.Configuration;
 using NUnit.Framework;
+using Sam2Interactive.Testing;
 using Sam2Interactive.Api.Cli;
 using Sam2Interactive.Api.Configuration;
 using Sam2Interactive.StandIns;
-using Sam2Interactive.Tests.Support;
 
 namespace Sam2Interactive.Tests.Api;
 
@@ -117,7 +117,7 @@ public sealed class AnnotateCommandTests
         var clickImage = "/data/upload/clicks/scene.png";
         _ls.Files[clickImage] = _scene.Encoded;
         var disc = AutomaticScenes.Disc(W, H);
-        var click = PredictBodies.Predict(clickImage, PredictBodies.KeyPoint(disc.MidX, disc.MidY, true, W, H, "Banana"), LabelStudioSamples.BananaLabelConfig, 1);
+        var click = LabelStudioBodies.Predict(clickImage, LabelStudioBodies.KeyPoint(disc.MidX, disc.MidY, true, W, H, "Banana"), LabelStudioSamples.BananaLabelConfig, 1);
 
         async Task<double> ClickMs()
         {

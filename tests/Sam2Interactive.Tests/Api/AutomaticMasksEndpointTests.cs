@@ -2,9 +2,9 @@ using System.Net;
 using System.Text.Json;
 using Microsoft.Extensions.DependencyInjection;
 using NUnit.Framework;
+using Sam2Interactive.Testing;
 using Sam2Interactive.Api.Automatic;
 using Sam2Interactive.Api.Segmentation;
-using Sam2Interactive.Tests.Support;
 
 namespace Sam2Interactive.Tests.Api;
 
@@ -49,12 +49,12 @@ public sealed class AutomaticMasksEndpointTests
             ["AUTO_PREDICT_BUDGET"] = budget,
         });
 
-    private static string Opened(string image, long taskId) => PredictBodies.Predict(image, null, LabelStudioSamples.BananaLabelConfig, taskId);
+    private static string Opened(string image, long taskId) => LabelStudioBodies.Predict(image, null, LabelStudioSamples.BananaLabelConfig, taskId);
 
     /// <summary>For each drawn object, how many regions match it with IoU ≥ 0.9.</summary>
     private Dictionary<string, int> Matches(JsonElement regions) =>
         _scene.Objects.ToDictionary(o => o.Key,
-            o => regions.EnumerateArray().Count(r => Scenes.IoU(LabelStudioEndpointsTests.MaskOf(r, W, H), o.Value) >= 0.9));
+            o => regions.EnumerateArray().Count(r => Scenes.IoU(LabelStudioResults.MaskOf(r, W, H), o.Value) >= 0.9));
 
     [Test]
     public async Task Predict_TaskOpenedEmbeddingHeldWorkFits_AnswersOneBrushRegionPerObject()
@@ -64,7 +64,7 @@ public sealed class AutomaticMasksEndpointTests
         // A click first, so the embedding is held when the task is opened.
         var disc = AutomaticScenes.Disc(W, H);
         var (clickStatus, _) = await server.PostAsync("/predict",
-            PredictBodies.Predict(image, PredictBodies.KeyPoint(disc.MidX, disc.MidY, true, W, H, "Banana"), LabelStudioSamples.BananaLabelConfig, 41));
+            LabelStudioBodies.Predict(image, LabelStudioBodies.KeyPoint(disc.MidX, disc.MidY, true, W, H, "Banana"), LabelStudioSamples.BananaLabelConfig, 41));
         Assert.That(clickStatus, Is.EqualTo(HttpStatusCode.OK));
 
         var (status, json) = await server.PostAsync("/predict", Opened(image, 41));
@@ -80,7 +80,7 @@ public sealed class AutomaticMasksEndpointTests
             Assert.That(r.GetProperty("from_name").GetString(), Is.EqualTo("tag"));
             Assert.That(r.GetProperty("value").GetProperty("brushlabels")[0].GetString(), Is.EqualTo("Apple"), "AUTO_LABEL unset: the control's first label");
         }
-        var areas = regions.EnumerateArray().Select(r => LabelStudioEndpointsTests.MaskOf(r, W, H).Count(b => b != 0)).ToList();
+        var areas = regions.EnumerateArray().Select(r => LabelStudioResults.MaskOf(r, W, H).Count(b => b != 0)).ToList();
         Assert.That(areas, Is.Ordered.Descending, "largest first");
         Assert.That(prediction.GetProperty("model_version").GetString(), Is.EqualTo(server.App.Services.GetRequiredService<SegmentationService>().ModelVersion));
         Assert.That(_ls.Predictions.Where(p => p.Task == 41), Is.Empty, "answered in the response, nothing posted");
@@ -121,7 +121,7 @@ public sealed class AutomaticMasksEndpointTests
         await using var server = await StartServer(_ls, "90s", pointsPerSide: "4");
         var a = AddTask(43);
         var b = AddTask(44);
-        var body = PredictBodies.Predict(a, null, LabelStudioSamples.BananaLabelConfig, 43).Replace(
+        var body = LabelStudioBodies.Predict(a, null, LabelStudioSamples.BananaLabelConfig, 43).Replace(
             "\"predictions\":[]}]", $$"""
             "predictions":[]},{"id":44,"data":{"image":"{{b}}"},"annotations":[],"predictions":[]}]
             """.Trim(), StringComparison.Ordinal);

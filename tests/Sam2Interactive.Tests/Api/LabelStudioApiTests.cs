@@ -1,4 +1,5 @@
 using NUnit.Framework;
+using Sam2Interactive.Testing;
 using Sam2Interactive.Api.LabelStudio;
 
 namespace Sam2Interactive.Tests.Api;

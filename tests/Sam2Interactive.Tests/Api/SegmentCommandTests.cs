@@ -1,8 +1,9 @@
+using System.Globalization;
 using System.Text.Json;
 using NUnit.Framework;
 using Sam2Interactive.Api.Cli;
 using Sam2Interactive.StandIns;
-using Sam2Interactive.Tests.Support;
+using Sam2Interactive.Testing;
 using SkiaSharp;
 
 namespace Sam2Interactive.Tests.Api;
@@ -38,6 +39,8 @@ public sealed class SegmentCommandTests
         }
     }
 
+    // Coordinates are fractional (0.62 × 480 = 297.6): under a comma-decimal culture they must still go out as "297.6".
+    [SetCulture("de-DE")]
     [TestCase(StandInFormat.SamExporter)]
     [TestCase(StandInFormat.OnnxCommunity)]
     [TestCase(StandInFormat.OrigImSizeInt32)]
@@ -53,8 +56,8 @@ public sealed class SegmentCommandTests
         var outPath = Path.Combine(_dir, "mask.png");
 
         var (exit, stdout, stderr) = await Run("segment", "--encoder", options.EncoderPath!, "--decoder", options.DecoderPath!, "--image", image,
-            "--box", $"{blue.Left - 5},{blue.Top - 5},{blue.Right + 5},{blue.Bottom + 5}",
-            "--box", $"{pink.Left - 5},{pink.Top - 5},{pink.Right + 5},{pink.Bottom + 5}",
+            "--box", string.Create(CultureInfo.InvariantCulture, $"{blue.Left - 5},{blue.Top - 5},{blue.Right + 5},{blue.Bottom + 5}"),
+            "--box", string.Create(CultureInfo.InvariantCulture, $"{pink.Left - 5},{pink.Top - 5},{pink.Right + 5},{pink.Bottom + 5}"),
             "--out", outPath, "--json");
 
         Assert.That(exit, Is.Zero, stderr);
@@ -162,6 +165,7 @@ public sealed class SegmentCommandTests
     }
 
     [Test]
+    [SetCulture("de-DE")]
     public async Task Segment_ModelDirAndPoints_UsesDirectoryLayout()
     {
         var scene = Scenes.Create(480, 640);
@@ -172,7 +176,8 @@ public sealed class SegmentCommandTests
         var outPath = Path.Combine(_dir, "m.png");
 
         var (exit, _, stderr) = await Run("segment", "--model-dir", StandInModelSet.Directory(StandInFormat.SamExporter), "--model", StandInModels.DefaultName,
-            "--image", image, "--point", $"{disc.X},{disc.Y}", "--negative", $"{pink.X},{pink.Y}", "--out", outPath);
+            "--image", image, "--point", string.Create(CultureInfo.InvariantCulture, $"{disc.X},{disc.Y}"),
+            "--negative", string.Create(CultureInfo.InvariantCulture, $"{pink.X},{pink.Y}"), "--out", outPath);
 
         Assert.That(exit, Is.Zero, stderr);
         using var png = SKBitmap.Decode(outPath);
@@ -206,33 +211,21 @@ public sealed class SegmentCommandTests
         Assert.That(stderr, Does.Contain("models pull"));
     }
 
-    /// <summary>The command reads the server's settings model: MAX_IMAGE_PIXELS applies (it was ignored before).</summary>
-    [Test]
-    public async Task Segment_ImageAboveMaxImagePixelsSetting_Exit2NamingIt()
+    /// <summary>The command reads the server's settings model: MAX_IMAGE_PIXELS applies (it was ignored before), and an
+    /// invalid setting gives the server's message.</summary>
+    [TestCase("MAX_IMAGE_PIXELS", "1000", "above MAX_IMAGE_PIXELS=1000")]
+    [TestCase("THREADS", "many", "THREADS must be a whole number from 0 to 1024, not 'many'.")]
+    public async Task Segment_EnvironmentSetting_Honoured(string key, string value, string expected)
     {
         var image = Path.Combine(_dir, "scene.png");
         await File.WriteAllBytesAsync(image, Scenes.Create(64, 64).Encoded);
         var options = StandInModelSet.Options(StandInFormat.SamExporter);
 
-        var (exit, _, stderr) = await WithEnvironment("MAX_IMAGE_PIXELS", "1000", () =>
+        var (exit, _, stderr) = await WithEnvironment(key, value, () =>
             Run("segment", "--encoder", options.EncoderPath!, "--decoder", options.DecoderPath!, "--image", image, "--point", "3,3", "--out", Path.Combine(_dir, "x.png")));
 
         Assert.That(exit, Is.EqualTo(2));
-        Assert.That(stderr, Does.Contain("above MAX_IMAGE_PIXELS=1000"));
-    }
-
-    [Test]
-    public async Task Segment_InvalidSetting_Exit2WithTheSettingsMessage()
-    {
-        var image = Path.Combine(_dir, "scene.png");
-        await File.WriteAllBytesAsync(image, Scenes.Create(64, 64).Encoded);
-        var options = StandInModelSet.Options(StandInFormat.SamExporter);
-
-        var (exit, _, stderr) = await WithEnvironment("THREADS", "many", () =>
-            Run("segment", "--encoder", options.EncoderPath!, "--decoder", options.DecoderPath!, "--image", image, "--point", "3,3", "--out", Path.Combine(_dir, "x.png")));
-
-        Assert.That(exit, Is.EqualTo(2));
-        Assert.That(stderr, Does.Contain("THREADS must be a whole number from 0 to 1024, not 'many'."));
+        Assert.That(stderr, Does.Contain(expected));
     }
 
     private static async Task<T> WithEnvironment<T>(string key, string value, Func<Task<T>> action)

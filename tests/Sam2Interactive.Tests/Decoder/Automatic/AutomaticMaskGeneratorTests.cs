@@ -1,4 +1,5 @@
 using NUnit.Framework;
+using Sam2Interactive.Testing;
 using Sam2Interactive.Decoder;
 using Sam2Interactive.Decoder.Automatic;
 using Sam2Interactive.Encoder;

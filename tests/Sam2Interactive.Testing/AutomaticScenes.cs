@@ -1,6 +1,6 @@
 using SkiaSharp;
 
-namespace Sam2Interactive.Tests.Support;
+namespace Sam2Interactive.Testing;
 
 /// <summary>
 /// A scene for automatic masks on the stand-in models: grey background with a red disc, a green square and a blue
