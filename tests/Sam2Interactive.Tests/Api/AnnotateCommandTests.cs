@@ -2,10 +2,10 @@ using System.Diagnostics;
 using System.Net;
 using Microsoft.Extensions.Configuration;
 using NUnit.Framework;
-using Sam2Interactive.Testing;
 using Sam2Interactive.Api.Cli;
 using Sam2Interactive.Api.Configuration;
 using Sam2Interactive.StandIns;
+using Sam2Interactive.Testing;
 
 namespace Sam2Interactive.Tests.Api;
 

@@ -2,9 +2,9 @@ using System.Net;
 using System.Text.Json;
 using Microsoft.Extensions.DependencyInjection;
 using NUnit.Framework;
-using Sam2Interactive.Testing;
 using Sam2Interactive.Api.Automatic;
 using Sam2Interactive.Api.Segmentation;
+using Sam2Interactive.Testing;
 
 namespace Sam2Interactive.Tests.Api;
 

@@ -1,6 +1,6 @@
 using NUnit.Framework;
-using Sam2Interactive.Testing;
 using Sam2Interactive.Api.LabelStudio;
+using Sam2Interactive.Testing;
 
 namespace Sam2Interactive.Tests.Api;
 

@@ -1,9 +1,9 @@
 using NUnit.Framework;
-using Sam2Interactive.Testing;
 using Sam2Interactive.Decoder;
 using Sam2Interactive.Decoder.Automatic;
 using Sam2Interactive.Encoder;
 using Sam2Interactive.StandIns;
+using Sam2Interactive.Testing;
 using Sam2Interactive.Tests.Support;
 
 namespace Sam2Interactive.Tests.Decoder.Automatic;
