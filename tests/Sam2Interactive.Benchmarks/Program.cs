@@ -4,7 +4,7 @@ namespace Sam2Interactive.Benchmarks;
 
 /// <summary>
 /// <c>quick</c>: the end-to-end load driver, one table of ratios (docs/benchmarks.md). <c>cost</c>: bare session run times.
-/// <c>auto</c>: automatic masks, time per image and clicks kept during pre-annotation.
+/// <c>auto [grids…]</c>: automatic masks, time per image and clicks kept during pre-annotation; <c>auto-clicks</c>: the clicks only.
 /// Anything else goes to BenchmarkDotNet's switcher (e.g. <c>--filter '*'</c> for every kernel).
 /// </summary>
 public static class Program
@@ -23,6 +23,8 @@ public static class Program
                     // auto [16 32 …] [options]: grid sizes first, then the usual options.
                     var grids = args.Skip(1).TakeWhile(a => int.TryParse(a, out _)).Select(a => int.Parse(a, System.Globalization.CultureInfo.InvariantCulture)).ToList();
                     return await AutoSuite.RunAsync(BenchArguments.Parse(args.Skip(1 + grids.Count)), grids.Count > 0 ? grids : [16, 32]);
+                case "auto-clicks":
+                    return await AutoSuite.RunAsync(BenchArguments.Parse(args.Skip(1)), []);
                 default:
                     BenchmarkSwitcher.FromAssembly(typeof(Program).Assembly).Run(args, KernelConfig.Create());
                     return 0;
