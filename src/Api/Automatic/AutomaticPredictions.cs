@@ -37,6 +37,8 @@ internal sealed class AutomaticPredictions : BackgroundService
     private readonly ILogger _logger;
     private readonly Channel<Job> _queue;
     private readonly ConcurrentDictionary<(long TaskId, string ModelVersion), Job> _jobs = new();
+    private readonly ConcurrentDictionary<Task, bool> _inline = new();
+    private readonly CancellationTokenSource _stopping = new();
     private long _posted;
     private long _failed;
 
@@ -85,7 +87,10 @@ internal sealed class AutomaticPredictions : BackgroundService
             return null;
         }
 
-        _ = RunAsync(job, CancellationToken.None);
+        var running = RunAsync(job, _stopping.Token);
+        _inline.TryAdd(running, true);
+        _ = running.ContinueWith(static (t, inline) => ((ConcurrentDictionary<Task, bool>)inline!).TryRemove(t, out _), _inline,
+            CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
         try
         {
             await job.Result.Task.WaitAsync(budget, requestAborted).ConfigureAwait(false);
@@ -236,9 +241,26 @@ internal sealed class AutomaticPredictions : BackgroundService
         }
     }
 
+    /// <summary>Stops the queue's worker and the generations started by task openings, and waits for them (within the
+    /// host's SHUTDOWN_TIMEOUT): they hold embeddings and decoder runs that must end before the sessions are disposed.</summary>
+    public override async Task StopAsync(CancellationToken cancellationToken)
+    {
+        await _stopping.CancelAsync().ConfigureAwait(false);
+        await base.StopAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            await Task.WhenAll(_inline.Keys).WaitAsync(cancellationToken).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException)
+        {
+            // Generations end with their cancelled runs; the host's shutdown timeout is up.
+        }
+    }
+
     public override void Dispose()
     {
         _queue.Writer.TryComplete();
+        _stopping.Dispose();
         base.Dispose();
     }
 

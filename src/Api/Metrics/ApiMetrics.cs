@@ -40,7 +40,7 @@ internal sealed class ApiMetrics
 
     public void Click(long startTimestamp) => _clickSeconds.Record(Stopwatch.GetElapsedTime(startTimestamp).TotalSeconds);
 
-    /// <summary>A stage timed in the host (<c>rle</c>: the brush encoding of a mask).</summary>
+    /// <summary>A stage timed in the host (<c>rle</c>: the brush encoding of a mask; <c>automatic</c>: one task's automatic masks).</summary>
     public void Stage(string stage, long startTimestamp) => _stageSeconds.Record(stage, Stopwatch.GetElapsedTime(startTimestamp));
 
     public void PrefetchDropped() => _prefetchDropped.Add(1);
