@@ -1,6 +1,7 @@
 using BenchmarkDotNet.Attributes;
 using Sam2Interactive.Decoder;
 using Sam2Interactive.Encoder;
+using Sam2Interactive.Testing;
 
 namespace Sam2Interactive.Benchmarks;
 
@@ -22,7 +23,7 @@ public class PreprocessBenchmarks
     public void Setup()
     {
         var (w, h) = ParseSize(Size);
-        _jpeg = BenchImages.Create(w, h).Encoded;
+        _jpeg = Scenes.Photo(w, h).Encoded;
     }
 
     [Benchmark]
@@ -105,4 +106,34 @@ public class RleBenchmarks
 
     [Benchmark]
     public int EncodeToArray() => BrushRle.Encode(_mask).Length;
+}
+
+/// <summary>
+/// The 8-bit grayscale PNG of a 4000×3000 object mask (Label Studio's BitmaskLabels reply, the HTTP API's png output),
+/// beside the brush RLE of the same mask. Issue 11 goal: PNG ≤ the RLE's cost + 20 ms. Allocations: the zlib stream and its
+/// buffers; the PNG bytes are pooled.
+/// </summary>
+[MemoryDiagnoser]
+public class MaskPngBenchmarks
+{
+    private const int Width = 4000, Height = 3000;
+    private readonly byte[] _mask = new byte[Width * Height];
+    private byte[] _buffer = [];
+
+    [GlobalSetup]
+    public void Setup()
+    {
+        MaskPostprocessor.UpsampleAndThreshold(UpsampleBenchmarks.DiscLogits(), Width, Height, _mask);
+        _buffer = new byte[BrushRle.GetMaxEncodedLength(_mask.Length)];
+    }
+
+    [Benchmark(Baseline = true)]
+    public int BrushRle4000x3000() => BrushRle.Encode(_mask, _buffer);
+
+    [Benchmark]
+    public int Png4000x3000()
+    {
+        using var png = MaskPng.Encode(_mask, Width, Height);
+        return png.WrittenCount;
+    }
 }

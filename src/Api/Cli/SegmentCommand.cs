@@ -7,7 +7,6 @@ using Sam2Interactive.Api.Configuration;
 using Sam2Interactive.Api.Metrics;
 using Sam2Interactive.Decoder;
 using Sam2Interactive.Encoder;
-using SkiaSharp;
 
 namespace Sam2Interactive.Api.Cli;
 
@@ -96,7 +95,7 @@ internal static class SegmentCommand
             {
                 System.Numerics.Tensors.TensorPrimitives.BitwiseOr(union, masks[i].Pixels, union);
             }
-            MaskPng.Write(outPath, union, width, height);
+            WritePng(outPath, union, width, height);
             return new SegmentResult(width, height, masks.Max(m => m.Score), masks.Select(m => m.Score).ToArray(),
                 Math.Round(encodeMs, 2), Math.Round(stages.Milliseconds("encode"), 2), Math.Round(decodeMs, 2),
                 encoder.Format, decoder.Format, masks.Length, union.Length - System.MemoryExtensions.Count(union, (byte)0));
@@ -105,6 +104,15 @@ internal static class SegmentCommand
         {
             foreach (var m in masks) m.Dispose();
         }
+    }
+
+    /// <summary>Writes a one-byte-per-pixel mask as an 8-bit grayscale PNG (0/255), creating the folder if needed.</summary>
+    internal static void WritePng(string path, ReadOnlySpan<byte> mask, int width, int height)
+    {
+        using var png = MaskPng.Encode(mask, width, height);
+        var dir = Path.GetDirectoryName(Path.GetFullPath(path));
+        if (dir is not null) Directory.CreateDirectory(dir);
+        File.WriteAllBytes(path, png.WrittenMemory.Span);
     }
 
     internal static PromptPoint ParsePoint(string text, bool positive)
@@ -138,19 +146,3 @@ internal sealed record SegmentResult(
 [System.Text.Json.Serialization.JsonSourceGenerationOptions(PropertyNamingPolicy = System.Text.Json.Serialization.JsonKnownNamingPolicy.SnakeCaseLower)]
 [System.Text.Json.Serialization.JsonSerializable(typeof(SegmentResult))]
 internal sealed partial class SegmentJsonContext : System.Text.Json.Serialization.JsonSerializerContext;
-
-/// <summary>Writes a one-byte-per-pixel mask as an 8-bit grayscale PNG.</summary>
-internal static class MaskPng
-{
-    public static void Write(string path, ReadOnlySpan<byte> pixels, int width, int height)
-    {
-        var info = new SKImageInfo(width, height, SKColorType.Gray8, SKAlphaType.Opaque);
-        using var bitmap = new SKBitmap(info);
-        pixels[..(width * height)].CopyTo(bitmap.GetPixelSpan());
-        using var data = bitmap.Encode(SKEncodedImageFormat.Png, 100);
-        var dir = Path.GetDirectoryName(Path.GetFullPath(path));
-        if (dir is not null) Directory.CreateDirectory(dir);
-        using var file = File.Create(path);
-        data.SaveTo(file);
-    }
-}
