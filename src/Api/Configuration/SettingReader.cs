@@ -62,6 +62,15 @@ internal sealed class SettingReader(IConfiguration configuration)
     /// <inheritdoc cref="Long"/>
     public int Int(string key, int fallback, int min, int max) => (int)Long(key, fallback, min, max);
 
+    /// <summary>A finite decimal number (invariant culture: <c>1.5</c>) from <paramref name="min"/> to <paramref name="max"/>.</summary>
+    public double Double(string key, double fallback, double min, double max)
+    {
+        if (Text(key) is not { } raw) return fallback;
+        if (!double.TryParse(raw, NumberStyles.Float, CultureInfo.InvariantCulture, out var value) || !double.IsFinite(value) || value < min || value > max)
+            throw Invalid(key, $"a number from {min.ToString(CultureInfo.InvariantCulture)} to {max.ToString(CultureInfo.InvariantCulture)}", raw);
+        return value;
+    }
+
     /// <summary>
     /// A duration: plain seconds (<c>30</c>, <c>0.5</c>), a number with a unit (<c>500ms</c>, <c>30s</c>, <c>2m</c>,
     /// <c>12h</c>, <c>7d</c>) or <c>[d.]hh:mm:ss</c>, from <paramref name="min"/> to <paramref name="max"/>.
