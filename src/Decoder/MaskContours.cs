@@ -125,45 +125,62 @@ internal static class MaskContours
     /// </summary>
     private static PixelRing Trace(ReadOnlySpan<byte> mask, int width, int height, int x0, int y0)
     {
-        var points = new List<PolygonPoint>();
-        long twiceArea = 0;
-        int vx = x0 + 1, vy = y0, d = 0;
-        // Corners with integer coordinates, for the exact area; the previous corner is (px, py).
-        int px = x0, py = y0;
-        points.Add(new PolygonPoint(x0, y0));
-        while (vx != x0 || vy != y0)
+        // Corners go into a pooled scratch buffer; only the exactly sized result is allocated.
+        var points = ArrayPool<PolygonPoint>.Shared.Rent(256);
+        var count = 0;
+        try
         {
-            var left = (d + 3) & 3;
-            var right = (d + 1) & 3;
-            int next;
-            var aheadLeft = IsSet(mask, width, height, vx + AheadLeftX[d], vy + AheadLeftY[d]);
-            if (aheadLeft)
-                next = left;
-            else if (IsSet(mask, width, height, vx + AheadRightX[d], vy + AheadRightY[d]))
-                next = d;
-            else
-                next = right;
-
-            if (next != d)
+            long twiceArea = 0;
+            int vx = x0 + 1, vy = y0, d = 0;
+            // Corners with integer coordinates, for the exact area; the previous corner is (px, py).
+            int px = x0, py = y0;
+            points[count++] = new PolygonPoint(x0, y0);
+            while (vx != x0 || vy != y0)
             {
-                twiceArea += (long)px * vy - (long)vx * py;
-                (px, py) = (vx, vy);
-                // Pinch: ahead-left set but ahead-right clear, so the 2×2 block around v is diagonal and the boundary
-                // comes through v twice.
-                var pinch = aheadLeft && !IsSet(mask, width, height, vx + AheadRightX[d], vy + AheadRightY[d]);
-                points.Add(pinch
-                    ? new PolygonPoint(vx + 2 * PinchOffset * BehindLeftX[d], vy + 2 * PinchOffset * BehindLeftY[d])
-                    : new PolygonPoint(vx, vy));
-                d = next;
+                var left = (d + 3) & 3;
+                var right = (d + 1) & 3;
+                int next;
+                var aheadLeft = IsSet(mask, width, height, vx + AheadLeftX[d], vy + AheadLeftY[d]);
+                var aheadRight = IsSet(mask, width, height, vx + AheadRightX[d], vy + AheadRightY[d]);
+                if (aheadLeft)
+                    next = left;
+                else if (aheadRight)
+                    next = d;
+                else
+                    next = right;
+
+                if (next != d)
+                {
+                    twiceArea += (long)px * vy - (long)vx * py;
+                    (px, py) = (vx, vy);
+                    if (count == points.Length)
+                    {
+                        var bigger = ArrayPool<PolygonPoint>.Shared.Rent(points.Length * 2);
+                        points.AsSpan(0, count).CopyTo(bigger);
+                        ArrayPool<PolygonPoint>.Shared.Return(points);
+                        points = bigger;
+                    }
+
+                    // Pinch: ahead-left set but ahead-right clear, so the 2×2 block around v is diagonal and the boundary
+                    // comes through v twice.
+                    points[count++] = aheadLeft && !aheadRight
+                        ? new PolygonPoint(vx + 2 * PinchOffset * BehindLeftX[d], vy + 2 * PinchOffset * BehindLeftY[d])
+                        : new PolygonPoint(vx, vy);
+                    d = next;
+                }
+
+                vx += Dx[d];
+                vy += Dy[d];
             }
 
-            vx += Dx[d];
-            vy += Dy[d];
+            twiceArea += (long)px * y0 - (long)x0 * py;
+            // Clockwise on screen (y down) is a positive shoelace sum.
+            return new PixelRing(points.AsSpan(0, count).ToArray(), twiceArea / 2);
         }
-
-        twiceArea += (long)px * y0 - (long)x0 * py;
-        // Clockwise on screen (y down) is a positive shoelace sum.
-        return new PixelRing([.. points], twiceArea / 2);
+        finally
+        {
+            ArrayPool<PolygonPoint>.Shared.Return(points);
+        }
     }
 
     private static bool IsSet(ReadOnlySpan<byte> mask, int width, int height, int x, int y) =>

@@ -1,3 +1,4 @@
+using System.Buffers;
 using NetTopologySuite.Geometries;
 using NetTopologySuite.Operation.Valid;
 using NetTopologySuite.Simplify;
@@ -107,64 +108,70 @@ public static class MaskPolygons
                 (far, farDistance) = (i, d);
         }
 
-        var keep = new bool[n];
-        keep[0] = keep[far] = true;
-        var stack = new Stack<(int From, int To)>();
-        stack.Push((0, far));
-        stack.Push((far, n));   // index n is point 0 again
-        var squaredTolerance = tolerance * tolerance;
-        while (stack.Count > 0)
+        // Scratch from the pool: the kept flags and the stack of spans still to split (at most one per kept point).
+        var keep = ArrayPool<bool>.Shared.Rent(n);
+        var stack = ArrayPool<(int From, int To)>.Shared.Rent(n + 2);
+        try
         {
-            var (from, to) = stack.Pop();
-            if (to - from < 2)
-                continue;
-            var a = ring[from];
-            var b = ring[to % n];
-            double dx = b.X - a.X, dy = b.Y - a.Y;
-            var length2 = dx * dx + dy * dy;
-            var worst = -1;
-            var worstDistance = squaredTolerance;
-            for (var i = from + 1; i < to; i++)
+            keep.AsSpan(0, n).Clear();
+            keep[0] = keep[far] = true;
+            var top = 0;
+            stack[top++] = (0, far);
+            stack[top++] = (far, n);   // index n is point 0 again
+            var squaredTolerance = tolerance * tolerance;
+            var count = 2;
+            while (top > 0)
             {
-                var p = ring[i];
-                // Squared distance to the segment a-b (to the point a when a = b).
-                double d;
-                if (length2 == 0)
+                var (from, to) = stack[--top];
+                if (to - from < 2)
+                    continue;
+                var a = ring[from];
+                var b = ring[to % n];
+                double dx = b.X - a.X, dy = b.Y - a.Y;
+                var length2 = dx * dx + dy * dy;
+                var worst = -1;
+                var worstDistance = squaredTolerance;
+                for (var i = from + 1; i < to; i++)
                 {
-                    d = Square(p.X - a.X) + Square(p.Y - a.Y);
-                }
-                else
-                {
-                    var t = Math.Clamp(((p.X - a.X) * dx + (p.Y - a.Y) * dy) / length2, 0, 1);
-                    d = Square(p.X - a.X - t * dx) + Square(p.Y - a.Y - t * dy);
+                    var p = ring[i];
+                    // Squared distance to the segment a-b (to the point a when a = b).
+                    double d;
+                    if (length2 == 0)
+                    {
+                        d = Square(p.X - a.X) + Square(p.Y - a.Y);
+                    }
+                    else
+                    {
+                        var t = Math.Clamp(((p.X - a.X) * dx + (p.Y - a.Y) * dy) / length2, 0, 1);
+                        d = Square(p.X - a.X - t * dx) + Square(p.Y - a.Y - t * dy);
+                    }
+
+                    if (d > worstDistance)
+                        (worst, worstDistance) = (i, d);
                 }
 
-                if (d > worstDistance)
-                    (worst, worstDistance) = (i, d);
+                if (worst < 0)
+                    continue;
+                keep[worst] = true;
+                count++;
+                stack[top++] = (from, worst);
+                stack[top++] = (worst, to);
             }
 
-            if (worst < 0)
-                continue;
-            keep[worst] = true;
-            stack.Push((from, worst));
-            stack.Push((worst, to));
-        }
+            var result = new PolygonPoint[count];
+            for (int i = 0, j = 0; i < n; i++)
+            {
+                if (keep[i])
+                    result[j++] = ring[i];
+            }
 
-        var count = 0;
-        foreach (var k in keep)
+            return result;
+        }
+        finally
         {
-            if (k)
-                count++;
+            ArrayPool<bool>.Shared.Return(keep);
+            ArrayPool<(int From, int To)>.Shared.Return(stack);
         }
-
-        var result = new PolygonPoint[count];
-        for (int i = 0, j = 0; i < n; i++)
-        {
-            if (keep[i])
-                result[j++] = ring[i];
-        }
-
-        return result;
     }
 
     /// <summary>|area(polygon) − area| / area (shoelace; 1 for fewer than three points).</summary>
