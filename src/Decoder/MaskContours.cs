@@ -15,7 +15,8 @@ public readonly record struct PolygonPoint(double X, double Y);
 /// that corner is visited twice; each visit is moved <see cref="MaskContours.PinchOffset"/> px along both axes into the
 /// background pixel it bends around, so the ring never touches itself.</param>
 /// <param name="Area">Pixels enclosed: the component's pixel count plus its holes.</param>
-internal sealed record PixelRing(PolygonPoint[] Points, long Area);
+/// <param name="Bounds">The ring's bounding box in pixel-edge coordinates (left, top, right, bottom).</param>
+internal sealed record PixelRing(PolygonPoint[] Points, long Area, (int Left, int Top, int Right, int Bottom) Bounds = default);
 
 /// <summary>
 /// Finds the 8-connected components of a mask and traces their outer boundaries along pixel edges. One vectorised pass
@@ -76,7 +77,8 @@ internal static class MaskContours
             }
 
             rings.Sort(static (a, b) => b.Area.CompareTo(a.Area));
-            // Drop rings inside a larger kept ring (islands in holes). Rings never cross, so one point decides.
+            // Drop rings inside a larger kept ring (islands in holes). Rings never cross, so one point decides: the centre of
+            // the ring's first pixel, tested only against rings whose box holds it.
             var kept = new List<PixelRing>(rings.Count);
             foreach (var ring in rings)
             {
@@ -84,7 +86,8 @@ internal static class MaskContours
                 var inside = false;
                 foreach (var outer in kept)
                 {
-                    if (Contains(outer.Points, probe.X + 0.5, probe.Y + 0.5))
+                    var b = outer.Bounds;
+                    if (probe.X >= b.Left && probe.X < b.Right && probe.Y >= b.Top && probe.Y < b.Bottom && Contains(outer.Points, probe.X + 0.5, probe.Y + 0.5))
                     {
                         inside = true;
                         break;
@@ -174,8 +177,16 @@ internal static class MaskContours
             }
 
             twiceArea += (long)px * y0 - (long)x0 * py;
-            // Clockwise on screen (y down) is a positive shoelace sum.
-            return new PixelRing(points.AsSpan(0, count).ToArray(), twiceArea / 2);
+            int minX = x0, maxX = x0, maxY = y0;
+            foreach (var p in points.AsSpan(0, count))
+            {
+                minX = Math.Min(minX, (int)p.X);
+                maxX = Math.Max(maxX, (int)Math.Ceiling(p.X));
+                maxY = Math.Max(maxY, (int)Math.Ceiling(p.Y));
+            }
+
+            // Clockwise on screen (y down) is a positive shoelace sum. The start is the topmost corner.
+            return new PixelRing(points.AsSpan(0, count).ToArray(), twiceArea / 2, (minX, y0, maxX, maxY));
         }
         finally
         {

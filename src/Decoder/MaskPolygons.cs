@@ -194,17 +194,17 @@ public static class MaskPolygons
     internal static bool IsSimple(PolygonPoint[] ring) =>
         ring.Length >= 3 && new IsValidOp(ToPolygon(ring)).IsValid;
 
-    /// <summary>NetTopologySuite's topology-preserving simplifier, raising the tolerance to meet the vertex limit.</summary>
+    /// <summary>NetTopologySuite's topology-preserving simplifier, raising the tolerance to meet the vertex limit. It keeps
+    /// at least a triangle per ring, so the limit (≥ 4) is always met; the tolerance grows by half per step.</summary>
     private static (PolygonPoint[] Points, double Tolerance) TopologyPreserving(PolygonPoint[] ring, double tolerance, int maxPoints)
     {
         var polygon = ToPolygon(ring);
         while (true)
         {
-            var simplified = TopologyPreservingSimplifier.Simplify(polygon, tolerance) as Polygon;
-            var coordinates = simplified?.Shell.Coordinates ?? [];
             // The shell is closed: its last coordinate repeats the first.
-            if (coordinates.Length - 1 <= maxPoints && coordinates.Length >= 4)
-                return ([.. coordinates.Take(coordinates.Length - 1).Select(c => new PolygonPoint(c.X, c.Y))], tolerance);
+            var shell = ((Polygon)TopologyPreservingSimplifier.Simplify(polygon, tolerance)).Shell.Coordinates;
+            if (shell.Length - 1 <= maxPoints || shell.Length <= 4)
+                return ([.. shell.Take(shell.Length - 1).Select(c => new PolygonPoint(c.X, c.Y))], tolerance);
             tolerance *= 1.5;
         }
     }

@@ -137,30 +137,30 @@ internal sealed class MaskRegions(MaskOutputOptions options, ApiMetrics metrics,
             switch (kind)
             {
                 case MaskKind.Brush:
-                {
-                    var start = Stopwatch.GetTimestamp();
-                    var rle = BrushRle.Encode(mask.Pixels);
-                    metrics.Stage("rle", start);
-                    regions.Add(NewRegion(prompt, control, type, new BrushValue { Rle = rle, BrushLabels = labels }, score));
-                    added++;
-                    break;
-                }
-                case MaskKind.Polygon:
-                {
-                    var start = Stopwatch.GetTimestamp();
-                    var polygons = MaskPolygons.Trace(mask.Pixels, mask.Width, mask.Height, options.Polygon);
-                    metrics.Stage("polygon", start);
-                    if (polygons.Count == 0)
-                        Log.NoPolygonComponent(logger, taskId, mask.Area, options.Polygon.MinArea);
-                    foreach (var polygon in polygons)
                     {
-                        var value = new PolygonValue { Points = Percent(polygon.Points, mask.Width, mask.Height), PolygonLabels = labels };
-                        regions.Add(NewRegion(prompt, control, type, value, score));
+                        var start = Stopwatch.GetTimestamp();
+                        var rle = BrushRle.Encode(mask.Pixels);
+                        metrics.Stage("rle", start);
+                        regions.Add(NewRegion(prompt, control, type, new BrushValue { Rle = rle, BrushLabels = labels }, score));
                         added++;
+                        break;
                     }
+                case MaskKind.Polygon:
+                    {
+                        var start = Stopwatch.GetTimestamp();
+                        var polygons = MaskPolygons.Trace(mask.Pixels, mask.Width, mask.Height, options.Polygon);
+                        metrics.Stage("polygon", start);
+                        if (polygons.Count == 0)
+                            Log.NoPolygonComponent(logger, taskId, mask.Area, options.Polygon.MinArea);
+                        foreach (var polygon in polygons)
+                        {
+                            var value = new PolygonValue { Points = Percent(polygon.Points, mask.Width, mask.Height), PolygonLabels = labels };
+                            regions.Add(NewRegion(prompt, control, type, value, score));
+                            added++;
+                        }
 
-                    break;
-                }
+                        break;
+                    }
 
                 default:
                     throw new UnreachableException($"mask kind {kind}");

@@ -243,7 +243,13 @@ public sealed class LabelStudioJsonContextTests
     {
         var region = new Region
         {
-            Id = "p1", FromName = "poly", ToName = "image", Type = "polygonlabels", OriginalWidth = 640, OriginalHeight = 480, Score = 0.9,
+            Id = "p1",
+            FromName = "poly",
+            ToName = "image",
+            Type = "polygonlabels",
+            OriginalWidth = 640,
+            OriginalHeight = 480,
+            Score = 0.9,
             Value = new PolygonValue { Points = [[12.5, 3.125], [50, 3.125], [50, 40.0001]], PolygonLabels = ["Banana"] },
         };
 
