@@ -1,6 +1,7 @@
 using BenchmarkDotNet.Attributes;
 using Sam2Interactive.Decoder;
 using Sam2Interactive.Encoder;
+using Sam2Interactive.Testing;
 
 namespace Sam2Interactive.Benchmarks;
 
@@ -22,7 +23,7 @@ public class PreprocessBenchmarks
     public void Setup()
     {
         var (w, h) = ParseSize(Size);
-        _jpeg = BenchImages.Create(w, h).Encoded;
+        _jpeg = Scenes.Photo(w, h).Encoded;
     }
 
     [Benchmark]

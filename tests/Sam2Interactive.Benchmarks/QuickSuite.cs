@@ -1,20 +1,18 @@
 using System.Diagnostics;
 using System.Net;
 using System.Text;
-using Microsoft.AspNetCore.Builder;
 using Microsoft.Extensions.DependencyInjection;
-using Sam2Interactive.Api;
 using Sam2Interactive.Api.Metrics;
-using Sam2Interactive.Api.Segmentation;
 using Sam2Interactive.Cache;
 using Sam2Interactive.Decoder;
 using Sam2Interactive.Encoder;
 using Sam2Interactive.StandIns;
+using Sam2Interactive.Testing;
 
 namespace Sam2Interactive.Benchmarks;
 
 /// <summary>
-/// <c>quick</c>: the end-to-end load driver. Runs the real server (Kestrel on loopback) against a loopback image host and
+/// <c>quick</c>: the end-to-end load driver. Runs the real server (Kestrel on loopback) against the Label Studio stand-in and
 /// measures every issue-5 scenario next to its baseline in the same run, then prints one table of ratios. Ratios are medians
 /// over interleaved samples (baseline, candidate, baseline, …), so drift from other work on the machine hits both alike.
 /// </summary>
@@ -26,7 +24,7 @@ internal sealed class QuickSuite : IAsyncDisposable
     private readonly BenchArguments _args;
     private readonly List<Row> _rows = [];
     private readonly HttpClient _http = new(new SocketsHttpHandler { PooledConnectionLifetime = TimeSpan.FromMinutes(10) }) { Timeout = TimeSpan.FromMinutes(5) };
-    private ImageHost? _images;
+    private LabelStudioStandIn? _ls;
     private long _taskIds = 100;
 
     private QuickSuite(BenchArguments args) => _args = args;
@@ -46,7 +44,7 @@ internal sealed class QuickSuite : IAsyncDisposable
         var (encoderPath, decoderPath) = _args.ResolveModels();
         Console.WriteLine($"models: {encoderPath} | {decoderPath}");
         Console.WriteLine($"machine: {Environment.ProcessorCount} logical cores, {CpuModel()}, load average {StandInCost.LoadAverage()} at start");
-        _images = await ImageHost.StartAsync();
+        _ls = await LabelStudioStandIn.StartAsync();
 
         Kernels();
         await using (var server = await StartServerAsync(encoderPath, decoderPath, "main"))
@@ -74,54 +72,25 @@ internal sealed class QuickSuite : IAsyncDisposable
 
     // ------------------------------------------------------------------------------------------------ server
 
-    private sealed class RunningServer(WebApplication app, string url) : IAsyncDisposable
-    {
-        public WebApplication App => app;
-        public string Url => url;
-        public Sam2Decoder Decoder => app.Services.GetRequiredService<Sam2Decoder>();
-        public Sam2Encoder Encoder => app.Services.GetRequiredService<Sam2Encoder>();
-        public SegmentationService Segmentation => app.Services.GetRequiredService<SegmentationService>();
-
-        public async ValueTask DisposeAsync()
-        {
-            await app.StopAsync();
-            await app.DisposeAsync();
-        }
-    }
-
-    private async Task<RunningServer> StartServerAsync(string encoderPath, string decoderPath, string name,
+    /// <summary>The real server (<see cref="TestServer"/>) on the given models against the Label Studio stand-in, on CPU with
+    /// <c>--threads</c>; waits up to 5 minutes for /health (real models load and warm slowly).</summary>
+    private async Task<TestServer> StartServerAsync(string encoderPath, string decoderPath, string name,
         IReadOnlyDictionary<string, string?>? extra = null)
     {
-        var settings = new Dictionary<string, string?>
-        {
-            ["ENCODER_PATH"] = encoderPath,
-            ["DECODER_PATH"] = decoderPath,
-            ["DEVICE"] = "cpu",
-            ["LABEL_STUDIO_URL"] = _images!.Url,
-            ["LABEL_STUDIO_API_KEY"] = "bench-legacy-token-0123456789",
-            ["Logging:LogLevel:Default"] = "Warning",
-        };
+        var settings = new Dictionary<string, string?> { ["DEVICE"] = "cpu" };
         foreach (var (key, value) in extra ?? new Dictionary<string, string?>()) settings[key] = value;
         if (_args.Threads > 0) settings["THREADS"] = _args.Threads.ToString(System.Globalization.CultureInfo.InvariantCulture);
-        var app = Server.Build(["--urls", "http://127.0.0.1:0"], settings);
-        await app.StartAsync();
-        var url = app.Urls.First().TrimEnd('/');
         var start = Stopwatch.StartNew();
-        // /health answers 503 until the models are loaded and warmed (one encoder run).
-        while ((await _http.GetAsync(url + "/health")).StatusCode != HttpStatusCode.OK)
-        {
-            if (start.Elapsed > TimeSpan.FromMinutes(5)) throw new TimeoutException($"{name} server not ready after 5 minutes");
-            await Task.Delay(100);
-        }
+        var server = await TestServer.StartAsync(_ls!, encoderPath, decoderPath, settings, TimeSpan.FromMinutes(5));
         Console.WriteLine($"[{name}] server ready in {start.Elapsed.TotalSeconds:F1} s");
-        return new RunningServer(app, url);
+        return server;
     }
 
-    private string AddImage(BenchImage image, string name)
-    {
-        _images!.Files[name] = image.Encoded;
-        return ImageHost.TaskUri(name);
-    }
+    private string AddImage(PhotoScene image, string name) => _ls!.AddUpload("1", name, image.Encoded);
+
+    /// <summary>A /predict body with one positive smart keypoint on the photo's red disc, in the compact label config.</summary>
+    private static string Click(string uri, long taskId, PhotoScene image) =>
+        LabelStudioBodies.Click(uri, image.Click.X, image.Click.Y, image.Width, image.Height, taskId, LabelStudioBodies.CompactLabelConfig, "object");
 
     /// <summary>POSTs one click; returns its wall time in ms. Throws unless 200 with one brush region.</summary>
     private async Task<double> ClickAsync(string url, string body)
@@ -140,12 +109,12 @@ internal sealed class QuickSuite : IAsyncDisposable
 
     /// <summary>Warm click through HTTP (tier-1 hit) ÷ the bare decoder session run on the same embedding and prompt.
     /// Returns the warm click median (ms).</summary>
-    private async Task<double> WarmClickAsync(RunningServer server, int width, int height)
+    private async Task<double> WarmClickAsync(TestServer server, int width, int height)
     {
-        var image = BenchImages.Create(width, height);
+        var image = Scenes.Photo(width, height);
         var uri = AddImage(image, $"warm-{width}x{height}.jpg");
         var taskId = Interlocked.Increment(ref _taskIds);
-        var body = LabelStudioBodies.Click(uri, taskId, width, height, image.Click.X, image.Click.Y);
+        var body = Click(uri, taskId, image);
         var first = await ClickAsync(server.Url, body); // fetch + encode + click
         Console.WriteLine($"[main] {width}x{height}: first click (fetch + encode) {first:F0} ms; warm clicks next");
 
@@ -173,11 +142,11 @@ internal sealed class QuickSuite : IAsyncDisposable
 
     /// <summary>The seed backend's design: every click decodes the image, runs the encoder, then the decoder and RLE (no HTTP,
     /// no fetch: both favour the seed). ÷ warm HTTP clicks on the same size taken right before and after each seed click.</summary>
-    private async Task SeedDesignAsync(RunningServer server, int width, int height)
+    private async Task SeedDesignAsync(TestServer server, int width, int height)
     {
-        var image = BenchImages.Create(width, height);
+        var image = Scenes.Photo(width, height);
         var prompt = new Prompt([new PromptPoint(image.Click.X, image.Click.Y, true)]);
-        var warmBody = LabelStudioBodies.Click(ImageHost.TaskUri($"warm-{width}x{height}.jpg"), 1, width, height, image.Click.X, image.Click.Y);
+        var warmBody = Click($"/data/upload/1/warm-{width}x{height}.jpg", 1, image);
         var times = new List<double>();
         var warm = new List<double>();
         for (var i = 0; i < SeedSamples; i++)
@@ -199,18 +168,18 @@ internal sealed class QuickSuite : IAsyncDisposable
 
     /// <summary>TASKS_CREATED webhook for a new image, wait until its embedding is held, then the first click ÷ the warm clicks
     /// on the same image right after it (same image, same minute).</summary>
-    private async Task PrefetchAsync(RunningServer server)
+    private async Task PrefetchAsync(TestServer server)
     {
         var clicks = new List<double>();
         var warm = new List<double>();
         var prefetchTimes = new List<double>();
         for (var variant = 1; variant <= 2; variant++)
         {
-            var image = BenchImages.Create(1024, 1024, variant);
+            var image = Scenes.Photo(1024, 1024, variant);
             var uri = AddImage(image, $"prefetch-{variant}.jpg");
             var taskId = Interlocked.Increment(ref _taskIds);
             var start = Stopwatch.StartNew();
-            using (var content = new StringContent(LabelStudioBodies.TasksCreated(uri, taskId), Encoding.UTF8, "application/json"))
+            using (var content = new StringContent(LabelStudioBodies.Webhook(LabelStudioBodies.CompactLabelConfig, (taskId, uri)), Encoding.UTF8, "application/json"))
             using (var response = await _http.PostAsync(server.Url + "/webhook", content))
             {
                 if (response.StatusCode != HttpStatusCode.OK) throw new InvalidOperationException($"webhook answered {(int)response.StatusCode}");
@@ -224,7 +193,7 @@ internal sealed class QuickSuite : IAsyncDisposable
             // The webhook fires when tasks are created, long before an annotator opens one: do not click within the same
             // millisecond the encoder finishes, while its session threads still spin.
             await Task.Delay(1000);
-            var body = LabelStudioBodies.Click(uri, taskId, 1024, 1024, image.Click.X, image.Click.Y);
+            var body = Click(uri, taskId, image);
             clicks.Add(await ClickAsync(server.Url, body));
             for (var i = 0; i < 4; i++) warm.Add(await ClickAsync(server.Url, body));
         }
@@ -234,15 +203,15 @@ internal sealed class QuickSuite : IAsyncDisposable
     }
 
     /// <summary>1, 4 and 16 annotators, each clicking its own cached 1024×1024 image back to back (no think time).</summary>
-    private async Task AnnotatorsAsync(RunningServer server)
+    private async Task AnnotatorsAsync(TestServer server)
     {
         const int Images = 16;
         var bodies = new string[Images];
         for (var i = 0; i < Images; i++)
         {
-            var image = BenchImages.Create(1024, 1024, 100 + i);
+            var image = Scenes.Photo(1024, 1024, 100 + i);
             var uri = AddImage(image, $"annotator-{i}.jpg");
-            bodies[i] = LabelStudioBodies.Click(uri, Interlocked.Increment(ref _taskIds), 1024, 1024, image.Click.X, image.Click.Y);
+            bodies[i] = Click(uri, Interlocked.Increment(ref _taskIds), image);
             await ClickAsync(server.Url, bodies[i]); // encode and cache
         }
 
@@ -280,7 +249,7 @@ internal sealed class QuickSuite : IAsyncDisposable
     /// a 4000×3000 mask into a reused buffer, with the bytes each call allocates on this thread.</summary>
     private void Kernels()
     {
-        var image = BenchImages.Create(4000, 3000);
+        var image = Scenes.Photo(4000, 3000);
         var tensor = new float[Sam2Preprocessor.TensorLength];
         var (pre, preBytes) = Time(8, () =>
         {
@@ -326,14 +295,15 @@ internal sealed class QuickSuite : IAsyncDisposable
     /// </summary>
     private async Task RedisScenariosAsync(string encoderPath, string decoderPath)
     {
-        await using var redis = await RedisServer.TryStartAsync(_args.RedisServer);
-        if (redis is null)
+        var redisServer = _args.RedisServer ?? RedisServerProcess.FindExecutable();
+        if (redisServer is null || !File.Exists(redisServer))
         {
             _rows.Add(new Row("Redis-hit click ÷ tier-1 click (float16)", "n/a: no redis-server (apt-get install redis-server)", "", "", "≤ 1.5", null));
             return;
         }
+        using var redis = RedisServerProcess.Start(executable: redisServer);
 
-        var images = new[] { BenchImages.Create(1024, 1024, 200), BenchImages.Create(1024, 1024, 201) };
+        var images = new[] { Scenes.Photo(1024, 1024, 200), Scenes.Photo(1024, 1024, 201) };
         var masks = new Dictionary<string, byte[]>();
         var bytesPerImage = new Dictionary<string, long>();
         foreach (var dtype in new[] { "float16", "float32" })
@@ -346,7 +316,7 @@ internal sealed class QuickSuite : IAsyncDisposable
                 ["CACHE_PREFIX"] = prefix,
                 ["CACHE_MEMORY_MB"] = "0",
             });
-            var bodies = images.Select((image, i) => LabelStudioBodies.Click(AddImage(image, $"redis-{i}.jpg"), 900 + i, 1024, 1024, image.Click.X, image.Click.Y)).ToArray();
+            var bodies = images.Select((image, i) => Click(AddImage(image, $"redis-{i}.jpg"), 900 + i, image)).ToArray();
             foreach (var body in bodies) await ClickAsync(server.Url, body); // encode, write to Redis
             await Task.Delay(500); // the Redis write completes after the response
             var embeddings = redis.ValueLengths(prefix + "*").Where(l => l > 1 << 20).ToList();
@@ -366,7 +336,7 @@ internal sealed class QuickSuite : IAsyncDisposable
                 {
                     var (hit, response) = await ClickWithBodyAsync(server.Url, body);
                     redisHits.Add(hit);
-                    if (k == 0) masks[dtype] = MaskOf(response, 1024, 1024);
+                    if (k == 0) masks[dtype] = LabelStudioResults.FirstMaskOf(response, 1024, 1024);
                     tier1Hits.Add(await ClickAsync(server.Url, body));
                 }
             }
@@ -379,7 +349,7 @@ internal sealed class QuickSuite : IAsyncDisposable
 
         if (bytesPerImage.Count == 2 && masks.Count == 2)
         {
-            var iou = IoU(masks["float16"], masks["float32"]);
+            var iou = Scenes.IoU(masks["float16"], masks["float32"]);
             _rows.Add(new Row("float16 vs float32 cache: bytes per image, mask IoU", $"{bytesPerImage["float16"]:N0} B",
                 $"{bytesPerImage["float32"]:N0} B", $"IoU {iou:F4}", "", null));
         }
@@ -394,31 +364,6 @@ internal sealed class QuickSuite : IAsyncDisposable
         var elapsed = Stopwatch.GetElapsedTime(start).TotalMilliseconds;
         if (response.StatusCode != HttpStatusCode.OK) throw new InvalidOperationException($"click failed: {(int)response.StatusCode}");
         return (elapsed, bytes);
-    }
-
-    /// <summary>The first region's brush RLE decoded to its alpha channel (0/255), width·height bytes.</summary>
-    private static byte[] MaskOf(byte[] response, int width, int height)
-    {
-        using var json = System.Text.Json.JsonDocument.Parse(response);
-        var rle = json.RootElement.GetProperty("results")[0].GetProperty("result")[0].GetProperty("value").GetProperty("rle")
-            .EnumerateArray().Select(e => (byte)e.GetInt32()).ToArray();
-        var rgba = BrushRle.Decode(rle);
-        var alpha = new byte[width * height];
-        for (var i = 0; i < alpha.Length; i++) alpha[i] = rgba[4 * i + 3];
-        return alpha;
-    }
-
-    private static double IoU(byte[] a, byte[] b)
-    {
-        long both = 0, either = 0;
-        for (var i = 0; i < a.Length; i++)
-        {
-            var x = a[i] != 0;
-            var y = b[i] != 0;
-            if (x && y) both++;
-            if (x || y) either++;
-        }
-        return either == 0 ? 1 : (double)both / either;
     }
 
     // ------------------------------------------------------------------------------------------------ output
@@ -457,6 +402,6 @@ internal sealed class QuickSuite : IAsyncDisposable
     public async ValueTask DisposeAsync()
     {
         _http.Dispose();
-        if (_images is not null) await _images.DisposeAsync();
+        if (_ls is not null) await _ls.DisposeAsync();
     }
 }

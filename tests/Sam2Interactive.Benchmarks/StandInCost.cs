@@ -6,6 +6,7 @@ using Sam2Interactive.Api.Metrics;
 using Sam2Interactive.Decoder;
 using Sam2Interactive.Encoder;
 using Sam2Interactive.StandIns;
+using Sam2Interactive.Testing;
 
 namespace Sam2Interactive.Benchmarks;
 
@@ -74,7 +75,7 @@ internal static class StandInCost
         var options = new ModelOptions { EncoderPath = smallEncoderPath, DecoderPath = smallDecoderPath, Device = "cpu" };
         using var smallEncoder = new Sam2Encoder(smallEncoderPath, options, NullLogger.Instance);
         using var smallDecoder = new Sam2Decoder(smallDecoderPath, options, new DecoderOptions(), NullLogger.Instance);
-        var image = BenchImages.Create(1024, 1024);
+        var image = Scenes.Photo(1024, 1024);
         using var big = encoder.EncodeImage(image.Encoded);
         using var small = smallEncoder.EncodeImage(image.Encoded);
         var maxDiff = 0f;

@@ -1,8 +1,8 @@
+using System.Globalization;
 using System.Net;
 using System.Text;
 using NUnit.Framework;
-using Sam2Interactive.Tests.Encoder;
-using Sam2Interactive.Tests.Support;
+using Sam2Interactive.Testing;
 using SkiaSharp;
 
 namespace Sam2Interactive.Tests.Api;
@@ -87,13 +87,14 @@ public sealed class BadInputTests
         return data;
     }
 
+    // Invariant culture: these numbers go into JSON.
     private static string Point(double x = 30, double y = 40, string extra = "", int w = W, int h = H) =>
-        $$$"""{"from_name":"tag2","to_name":"image","type":"keypointlabels","original_width":{{{w}}},"original_height":{{{h}}},"image_rotation":0,"value":{"x":{{{x}}},"y":{{{y}}},"keypointlabels":["defect"]}{{{extra}}}}""";
+        string.Create(CultureInfo.InvariantCulture, $$$"""{"from_name":"tag2","to_name":"image","type":"keypointlabels","original_width":{{{w}}},"original_height":{{{h}}},"image_rotation":0,"value":{"x":{{{x}}},"y":{{{y}}},"keypointlabels":["defect"]}{{{extra}}}}""");
 
     private static string Rect(double x, double y, double w, double h) =>
-        $$$"""{"from_name":"tag3","to_name":"image","type":"rectanglelabels","original_width":{{{W}}},"original_height":{{{H}}},"image_rotation":0,"value":{"x":{{{x}}},"y":{{{y}}},"width":{{{w}}},"height":{{{h}}},"rotation":0,"rectanglelabels":["defect"]}}""";
+        string.Create(CultureInfo.InvariantCulture, $$$"""{"from_name":"tag3","to_name":"image","type":"rectanglelabels","original_width":{{{W}}},"original_height":{{{H}}},"image_rotation":0,"value":{"x":{{{x}}},"y":{{{y}}},"width":{{{w}}},"height":{{{h}}},"rotation":0,"rectanglelabels":["defect"]}}""");
 
-    private static string Click(string image, string? items = null) => PredictBodies.Predict(image, items ?? Point());
+    private static string Click(string image, string? items = null) => LabelStudioBodies.Predict(image, items ?? Point());
 
     public static IEnumerable<TestCaseData> Cases()
     {
@@ -152,8 +153,8 @@ public sealed class BadInputTests
     {
         TestCaseData C(string name, string body) => new TestCaseData(body).SetName("Predict_" + name);
         yield return C("LabelConfigMissing", Click(Img).Replace("\"label_config\":", "\"x_label_config\":", StringComparison.Ordinal));
-        yield return C("LabelConfigNotXml", PredictBodies.Predict(Img, Point(), "not <xml"));
-        yield return C("LabelConfigWithoutBrushLabels", PredictBodies.Predict(Img, Point(), "<View><Image name=\"image\" value=\"$image\"/><KeyPointLabels name=\"tag2\" toName=\"image\" smart=\"true\"><Label value=\"a\"/></KeyPointLabels></View>"));
+        yield return C("LabelConfigNotXml", LabelStudioBodies.Predict(Img, Point(), "not <xml"));
+        yield return C("LabelConfigWithoutBrushLabels", LabelStudioBodies.Predict(Img, Point(), "<View><Image name=\"image\" value=\"$image\"/><KeyPointLabels name=\"tag2\" toName=\"image\" smart=\"true\"><Label value=\"a\"/></KeyPointLabels></View>"));
         yield return C("FromNameOfMissingControl", Click(Img, Point().Replace("\"to_name\":\"image\"", "\"to_name\":\"other\"", StringComparison.Ordinal)));
         yield return C("NonPredictEvent", Click(Img).Replace("\"context\":{", "\"context\":{\"event\":\"reset\",", StringComparison.Ordinal));
         yield return C("UnknownItemType", Click(Img, Point().Replace("keypointlabels\",\"original", "polygonlabels\",\"original", StringComparison.Ordinal)));
@@ -176,7 +177,7 @@ public sealed class BadInputTests
         yield return C("AnimatedGif", "/data/upload/2/anim.gif");
         yield return C("Png16Bit", "/data/upload/2/deep.png");
         yield return C("LocalFileInsideRoot", "/data/local-files/?d=dataset/ok.png");
-        yield return C("UnknownLabelMapsToFirstBrushLabel", Img, PredictBodies.KeyPoint(100, 100, true, W, H, "no-such-label"));
+        yield return C("UnknownLabelMapsToFirstBrushLabel", Img, LabelStudioBodies.KeyPoint(100, 100, true, W, H, "no-such-label"));
         yield return C("IsPositiveAsString", Img, Point(extra: ",\"is_positive\":\"true\""));
     }
 

@@ -3,9 +3,9 @@ using System.Net.Http.Headers;
 using System.Text;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
-using Microsoft.Extensions.Logging;
 using NUnit.Framework;
 using Sam2Interactive.Api.LabelStudio;
+using Sam2Interactive.Testing;
 
 namespace Sam2Interactive.Tests.Api;
 
@@ -15,10 +15,7 @@ public sealed class BasicAuthMiddlewareTests
 {
     private static async Task<(WebApplication App, HttpClient Client)> StartAsync(BasicAuthCredentials? credentials, string? webhookSecret)
     {
-        var builder = WebApplication.CreateSlimBuilder();
-        builder.Logging.ClearProviders();
-        var app = builder.Build();
-        app.Urls.Add("http://127.0.0.1:0");
+        var app = LoopbackApp.Create();
         app.UseLabelStudioBasicAuth(credentials);
         app.MapGet("/health", () => Results.Text("{\"status\":\"UP\"}", "application/json"));
         app.MapPost("/webhook", () => Results.Text("{\"status\":\"ok\"}", "application/json")).AddEndpointFilter(new WebhookSecretFilter(webhookSecret));

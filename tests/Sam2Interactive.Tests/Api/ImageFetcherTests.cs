@@ -3,6 +3,7 @@ using System.Globalization;
 using Microsoft.Extensions.Logging;
 using NUnit.Framework;
 using Sam2Interactive.Api.LabelStudio;
+using Sam2Interactive.Testing;
 
 namespace Sam2Interactive.Tests.Api;
 

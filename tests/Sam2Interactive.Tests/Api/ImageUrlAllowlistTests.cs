@@ -6,6 +6,7 @@ namespace Sam2Interactive.Tests.Api;
 
 /// <summary>IMAGE_URL_ALLOWLIST parsing and matching; no traffic.</summary>
 [TestFixture]
+[Category("Fast")]
 public sealed class ImageUrlAllowlistTests
 {
     [TestCase("minio", "http://minio:9000/a.png", true)]

@@ -9,6 +9,7 @@ namespace Sam2Interactive.Tests.Api;
 /// Label Studio origin. Nothing here sends traffic; connect-time checks are covered by <see cref="ImageFetcherTests"/>.
 /// </summary>
 [TestFixture]
+[Category("Fast")]
 public sealed class ImageUrlGuardTests
 {
     private static readonly Uri s_ls = new("http://10.0.0.5:8080");

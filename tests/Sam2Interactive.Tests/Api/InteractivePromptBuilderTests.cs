@@ -1,18 +1,21 @@
+using System.Globalization;
 using System.Text.Json;
 using NUnit.Framework;
 using Sam2Interactive.Api.LabelStudio;
 using Sam2Interactive.Decoder;
+using Sam2Interactive.Testing;
 
 namespace Sam2Interactive.Tests.Api;
 
 [TestFixture]
+[Category("Fast")]
 public sealed class InteractivePromptBuilderTests
 {
     private static readonly LabelConfig s_config = LabelConfigParser.ParseUncached(LabelStudioSamples.BananaLabelConfig).Config!;
 
     private static IReadOnlyList<InteractivePrompt> Build(params string[] items)
     {
-        var body = LabelStudioSamples.InteractivePredictBody(string.Join(",", items));
+        var body = LabelStudioBodies.InteractivePredict(string.Join(",", items));
         var request = JsonSerializer.Deserialize(body, LabelStudioJsonContext.Default.PredictRequest)!;
         return InteractivePromptBuilder.Build(request.Context, s_config);
     }
@@ -20,13 +23,12 @@ public sealed class InteractivePromptBuilderTests
     private static string Point(double x, double y, string? isPositive = null, string label = "Banana", int w = 1080, int h = 1080, string extraValue = "")
     {
         var positive = isPositive is null ? "" : ",\"is_positive\":" + isPositive;
-        return "{\"id\":\"p\",\"from_name\":\"tag2\",\"to_name\":\"image\",\"type\":\"keypointlabels\"," +
-            $"\"original_width\":{w},\"original_height\":{h},\"image_rotation\":0," +
-            $"\"value\":{{\"x\":{x},\"y\":{y},\"width\":0.32,\"keypointlabels\":[\"{label}\"]{extraValue}}}{positive}}}";
+        return string.Create(CultureInfo.InvariantCulture,
+            $$$"""{"id":"p","from_name":"tag2","to_name":"image","type":"keypointlabels","original_width":{{{w}}},"original_height":{{{h}}},"image_rotation":0,"value":{"x":{{{x}}},"y":{{{y}}},"width":0.32,"keypointlabels":["{{{label}}}"]{{{extraValue}}}}{{{positive}}}}""");
     }
 
     private static string Rect(string x, string y, string width, string height, double rotation = 0, string label = "Banana", int w = 1000, int h = 500) =>
-        $$$"""{"id":"r","from_name":"tag3","to_name":"image","type":"rectanglelabels","original_width":{{{w}}},"original_height":{{{h}}},"image_rotation":90,"value":{"x":{{{x}}},"y":{{{y}}},"width":{{{width}}},"height":{{{height}}},"rotation":{{{rotation}}},"rectanglelabels":["{{{label}}}"]}}""";
+        string.Create(CultureInfo.InvariantCulture, $$$"""{"id":"r","from_name":"tag3","to_name":"image","type":"rectanglelabels","original_width":{{{w}}},"original_height":{{{h}}},"image_rotation":90,"value":{"x":{{{x}}},"y":{{{y}}},"width":{{{width}}},"height":{{{height}}},"rotation":{{{rotation}}},"rectanglelabels":["{{{label}}}"]}}""");
 
     [Test]
     public void Build_ProtocolDocKeyPoint_ConvertsPercentToPixels()

@@ -1,9 +1,11 @@
 using NUnit.Framework;
 using Sam2Interactive.Api.LabelStudio;
+using Sam2Interactive.Testing;
 
 namespace Sam2Interactive.Tests.Api;
 
 [TestFixture]
+[Category("Fast")]
 public sealed class LabelConfigParserTests
 {
     [Test]

@@ -1,8 +1,7 @@
 using System.Net;
 using System.Text.Json;
 using NUnit.Framework;
-using Sam2Interactive.Decoder;
-using Sam2Interactive.Tests.Support;
+using Sam2Interactive.Testing;
 
 namespace Sam2Interactive.Tests.Api;
 
@@ -39,23 +38,13 @@ public sealed class LabelStudioEndpointsTests
 
     private long EncoderRuns => _server.EncoderRuns;
 
-    private static string KeyPoint(float px, float py, bool? positive, string label = "defect") => PredictBodies.KeyPoint(px, py, positive, W, H, label);
+    private static string KeyPoint(float px, float py, bool? positive, string label = "defect") => LabelStudioBodies.KeyPoint(px, py, positive, W, H, label);
 
-    private static string Rectangle(SkiaSharp.SKRect r, float pad = 5) => PredictBodies.Rectangle(r, W, H, pad);
+    private static string Rectangle(SkiaSharp.SKRect r, float pad = 5) => LabelStudioBodies.Rectangle(r, W, H, pad);
 
-    private static string Body(string image, string? items) => PredictBodies.Predict(image, items);
+    private static string Body(string image, string? items) => LabelStudioBodies.Predict(image, items);
 
     private Task<(HttpStatusCode Status, JsonDocument Json)> Post(string path, string body) => _server.PostAsync(path, body);
-
-    internal static byte[] MaskOf(JsonElement region, int width, int height)
-    {
-        var rle = region.GetProperty("value").GetProperty("rle").EnumerateArray().Select(e => (byte)e.GetInt32()).ToArray();
-        var rgba = BrushRle.Decode(rle);
-        Assert.That(rgba, Has.Length.EqualTo(4 * width * height));
-        var alpha = new byte[width * height];
-        for (var i = 0; i < alpha.Length; i++) alpha[i] = rgba[4 * i + 3];
-        return alpha;
-    }
 
     [Test]
     public async Task Health_AfterWarmUp_UpWithModelAndDevice()
@@ -99,7 +88,7 @@ public sealed class LabelStudioEndpointsTests
         Assert.That(region.GetProperty("original_width").GetInt32(), Is.EqualTo(W));
         Assert.That(region.GetProperty("value").GetProperty("brushlabels")[0].GetString(), Is.EqualTo("defect"));
         Assert.That(region.GetProperty("readonly").GetBoolean(), Is.False);
-        var mask = MaskOf(region, W, H);
+        var mask = LabelStudioResults.MaskOf(region, W, H);
         Assert.That(mask.Distinct().Order(), Is.EqualTo(new byte[] { 0, 255 }));
         Assert.That(Scenes.IoU(mask, _scene.Objects["red"]), Is.GreaterThanOrEqualTo(0.9));
     }
@@ -114,8 +103,8 @@ public sealed class LabelStudioEndpointsTests
         var regions = json.RootElement.GetProperty("results")[0].GetProperty("result").EnumerateArray().ToList();
         Assert.That(regions, Has.Count.EqualTo(2));
         Assert.That(regions[0].GetProperty("id").GetString(), Is.Not.EqualTo(regions[1].GetProperty("id").GetString()));
-        Assert.That(Scenes.IoU(MaskOf(regions[0], W, H), _scene.Objects["blue"]), Is.GreaterThanOrEqualTo(0.9));
-        Assert.That(Scenes.IoU(MaskOf(regions[1], W, H), _scene.Objects["pink"]), Is.GreaterThanOrEqualTo(0.9));
+        Assert.That(Scenes.IoU(LabelStudioResults.MaskOf(regions[0], W, H), _scene.Objects["blue"]), Is.GreaterThanOrEqualTo(0.9));
+        Assert.That(Scenes.IoU(LabelStudioResults.MaskOf(regions[1], W, H), _scene.Objects["pink"]), Is.GreaterThanOrEqualTo(0.9));
     }
 
     [Test]
@@ -123,12 +112,13 @@ public sealed class LabelStudioEndpointsTests
     {
         // A rectangle drawn with rotation 90° around its top-left corner (x, y): its bounding box spans x−h .. x, y .. y+w.
         var blue = Scenes.BlueRect(W, H);
-        var item = $$$"""{"id":"rot","from_name":"tag3","to_name":"image","type":"rectanglelabels","original_width":{{{W}}},"original_height":{{{H}}},"image_rotation":0,"value":{"x":{{{(blue.Right + 5) / W * 100}}},"y":{{{(blue.Top - 5) / H * 100}}},"width":{{{(blue.Height + 10) / W * 100}}},"height":{{{(blue.Width + 10) / H * 100}}},"rotation":90,"rectanglelabels":["defect"]}}""";
+        var item = LabelStudioBodies.RectanglePercent((blue.Right + 5) / W * 100, (blue.Top - 5) / H * 100, (blue.Height + 10) / W * 100, (blue.Width + 10) / H * 100,
+            W, H, rotation: 90, id: "rot");
 
         var (status, json) = await Post("/predict", Body("/data/upload/2/scene.png", item));
 
         Assert.That(status, Is.EqualTo(HttpStatusCode.OK), json.RootElement.ToString());
-        Assert.That(Scenes.IoU(MaskOf(json.RootElement.GetProperty("results")[0].GetProperty("result")[0], W, H), _scene.Objects["blue"]), Is.GreaterThanOrEqualTo(0.9));
+        Assert.That(Scenes.IoU(LabelStudioResults.MaskOf(LabelStudioResults.FirstRegion(json.RootElement), W, H), _scene.Objects["blue"]), Is.GreaterThanOrEqualTo(0.9));
     }
 
     [Test]
@@ -149,7 +139,7 @@ public sealed class LabelStudioEndpointsTests
         (status, json) = await Post("/predict", Body("/data/upload/2/opened.jpg", KeyPoint(blue.X, blue.Y, true)));
         Assert.That(status, Is.EqualTo(HttpStatusCode.OK));
         Assert.That(EncoderRuns, Is.EqualTo(before + 1), "the click found the embedding ready");
-        Assert.That(Scenes.IoU(MaskOf(json.RootElement.GetProperty("results")[0].GetProperty("result")[0], W, H), scene.Objects["blue"]), Is.GreaterThanOrEqualTo(0.9));
+        Assert.That(Scenes.IoU(LabelStudioResults.MaskOf(LabelStudioResults.FirstRegion(json.RootElement), W, H), scene.Objects["blue"]), Is.GreaterThanOrEqualTo(0.9));
     }
 
     [Test]
@@ -174,7 +164,7 @@ public sealed class LabelStudioEndpointsTests
         _ls.Files["/data/upload/2/hook-ok.png"] = Scenes.Create(300, 200).Encoded;
         var before = EncoderRuns;
         var refused = $"http://127.0.0.1:{_ls.StorageUrl.Port}/public/hook.png";
-        var body = $$$"""{"action":"TASKS_CREATED","tasks":[{"id":41,"data":{"image":"{{{refused}}}"}},{"id":42,"data":{"image":"/data/upload/2/hook-ok.png"}}],"project":{"id":3}}""";
+        var body = LabelStudioBodies.Webhook((41, refused), (42, "/data/upload/2/hook-ok.png"));
 
         var (status, _) = await Post("/webhook", body);
         for (var i = 0; i < 200 && EncoderRuns == before; i++) await Task.Delay(25);

@@ -1,10 +1,12 @@
 using System.Text.Json;
 using NUnit.Framework;
 using Sam2Interactive.Api.LabelStudio;
+using Sam2Interactive.Testing;
 
 namespace Sam2Interactive.Tests.Api;
 
 [TestFixture]
+[Category("Fast")]
 public sealed class LabelStudioJsonContextTests
 {
     private static PredictRequest ReadPredict(string json) =>
@@ -13,7 +15,7 @@ public sealed class LabelStudioJsonContextTests
     [Test]
     public void PredictRequest_CurrentInteractiveShape_ReadsContextItems()
     {
-        var Body = LabelStudioSamples.InteractivePredictBody(LabelStudioSamples.KeyPointItem + "," + LabelStudioSamples.RectangleItem);
+        var Body = LabelStudioBodies.InteractivePredict(LabelStudioSamples.KeyPointItem + "," + LabelStudioSamples.RectangleItem);
 
         var req = ReadPredict(Body);
 

@@ -5,9 +5,9 @@ using System.Net.Sockets;
 using System.Security.Cryptography;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
-using Microsoft.Extensions.Logging;
 using NUnit.Framework;
 using Sam2Interactive.Api.Cli;
+using Sam2Interactive.Testing;
 
 namespace Sam2Interactive.Tests.Api;
 
@@ -312,10 +312,7 @@ public sealed class ModelsCommandTests
 
         public static async Task<ModelServer> StartAsync(ServeMode mode = ServeMode.Ranges)
         {
-            var builder = WebApplication.CreateSlimBuilder();
-            builder.Logging.ClearProviders();
-            var app = builder.Build();
-            app.Urls.Add("http://127.0.0.1:0");
+            var app = LoopbackApp.Create();
             var server = new ModelServer(app) { Mode = mode };
             var files = new Dictionary<string, byte[]> { [EncoderName] = s_encoderBytes, [DecoderName] = s_decoderBytes };
 

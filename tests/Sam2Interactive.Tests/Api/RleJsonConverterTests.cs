@@ -6,6 +6,7 @@ using Sam2Interactive.Api.LabelStudio;
 namespace Sam2Interactive.Tests.Api;
 
 [TestFixture]
+[Category("Fast")]
 public sealed class RleJsonConverterTests
 {
     private static string Write(byte[] rle)

@@ -1,8 +1,9 @@
+using System.Globalization;
 using System.Text.Json;
 using NUnit.Framework;
 using Sam2Interactive.Api.Cli;
 using Sam2Interactive.StandIns;
-using Sam2Interactive.Tests.Support;
+using Sam2Interactive.Testing;
 using SkiaSharp;
 
 namespace Sam2Interactive.Tests.Api;
@@ -38,6 +39,8 @@ public sealed class SegmentCommandTests
         }
     }
 
+    // Coordinates are fractional (0.62 × 480 = 297.6): under a comma-decimal culture they must still go out as "297.6".
+    [SetCulture("de-DE")]
     [TestCase(StandInFormat.SamExporter)]
     [TestCase(StandInFormat.OnnxCommunity)]
     [TestCase(StandInFormat.OrigImSizeInt32)]
@@ -53,8 +56,8 @@ public sealed class SegmentCommandTests
         var outPath = Path.Combine(_dir, "mask.png");
 
         var (exit, stdout, stderr) = await Run("segment", "--encoder", options.EncoderPath!, "--decoder", options.DecoderPath!, "--image", image,
-            "--box", $"{blue.Left - 5},{blue.Top - 5},{blue.Right + 5},{blue.Bottom + 5}",
-            "--box", $"{pink.Left - 5},{pink.Top - 5},{pink.Right + 5},{pink.Bottom + 5}",
+            "--box", string.Create(CultureInfo.InvariantCulture, $"{blue.Left - 5},{blue.Top - 5},{blue.Right + 5},{blue.Bottom + 5}"),
+            "--box", string.Create(CultureInfo.InvariantCulture, $"{pink.Left - 5},{pink.Top - 5},{pink.Right + 5},{pink.Bottom + 5}"),
             "--out", outPath, "--json");
 
         Assert.That(exit, Is.Zero, stderr);
@@ -74,6 +77,7 @@ public sealed class SegmentCommandTests
     }
 
     [Test]
+    [SetCulture("de-DE")]
     public async Task Segment_ModelDirAndPoints_UsesDirectoryLayout()
     {
         var scene = Scenes.Create(480, 640);
@@ -84,7 +88,8 @@ public sealed class SegmentCommandTests
         var outPath = Path.Combine(_dir, "m.png");
 
         var (exit, _, stderr) = await Run("segment", "--model-dir", StandInModelSet.Directory(StandInFormat.SamExporter), "--model", StandInModels.DefaultName,
-            "--image", image, "--point", $"{disc.X},{disc.Y}", "--negative", $"{pink.X},{pink.Y}", "--out", outPath);
+            "--image", image, "--point", string.Create(CultureInfo.InvariantCulture, $"{disc.X},{disc.Y}"),
+            "--negative", string.Create(CultureInfo.InvariantCulture, $"{pink.X},{pink.Y}"), "--out", outPath);
 
         Assert.That(exit, Is.Zero, stderr);
         using var png = SKBitmap.Decode(outPath);

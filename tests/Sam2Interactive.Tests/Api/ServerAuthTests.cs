@@ -2,7 +2,7 @@ using System.Net;
 using System.Net.Http.Headers;
 using System.Text;
 using NUnit.Framework;
-using Sam2Interactive.Tests.Support;
+using Sam2Interactive.Testing;
 
 namespace Sam2Interactive.Tests.Api;
 
@@ -56,11 +56,11 @@ public sealed class ServerAuthTests
 
     [Test]
     public async Task Predict_WrongPassword_401() =>
-        Assert.That(await Send(HttpMethod.Post, "/predict", PredictBodies.Predict("/data/upload/5/a.png", null), basic: "label-studio:nope"), Is.EqualTo(HttpStatusCode.Unauthorized));
+        Assert.That(await Send(HttpMethod.Post, "/predict", LabelStudioBodies.Predict("/data/upload/5/a.png", null), basic: "label-studio:nope"), Is.EqualTo(HttpStatusCode.Unauthorized));
 
     [Test]
     public async Task Predict_WithCredentials_200() =>
-        Assert.That(await Send(HttpMethod.Post, "/predict", PredictBodies.Predict("/data/upload/5/a.png", PredictBodies.KeyPoint(50, 50, true, 320, 240)), basic: "label-studio:s3cret pass"), Is.EqualTo(HttpStatusCode.OK));
+        Assert.That(await Send(HttpMethod.Post, "/predict", LabelStudioBodies.Predict("/data/upload/5/a.png", LabelStudioBodies.KeyPoint(50, 50, true, 320, 240)), basic: "label-studio:s3cret pass"), Is.EqualTo(HttpStatusCode.OK));
 
     [Test]
     public async Task Prefetch_WithCredentials_202AndEncoded()
@@ -77,7 +77,7 @@ public sealed class ServerAuthTests
     public async Task Webhook_NoBasicAuthButRightSecret_200()
     {
         // Label Studio's ML webhook carries no Basic auth; the shared secret guards it instead.
-        var status = await Send(HttpMethod.Post, "/webhook", PredictBodies.Webhook((1, "/data/upload/5/a.png")), secret: "hook-secret");
+        var status = await Send(HttpMethod.Post, "/webhook", LabelStudioBodies.Webhook((1, "/data/upload/5/a.png")), secret: "hook-secret");
         Assert.That(status, Is.EqualTo(HttpStatusCode.OK));
     }
 
@@ -85,7 +85,7 @@ public sealed class ServerAuthTests
     [TestCase("wrong")]
     public async Task Webhook_MissingOrWrongSecret_Refused(string? secret)
     {
-        var status = await Send(HttpMethod.Post, "/webhook", PredictBodies.Webhook((1, "/data/upload/5/a.png")), secret: secret);
+        var status = await Send(HttpMethod.Post, "/webhook", LabelStudioBodies.Webhook((1, "/data/upload/5/a.png")), secret: secret);
         Assert.That((int)status, Is.EqualTo(401).Or.EqualTo(403));
     }
 }

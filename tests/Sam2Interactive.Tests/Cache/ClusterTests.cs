@@ -7,8 +7,7 @@ using Sam2Interactive.Api.Configuration;
 using Sam2Interactive.Cache;
 using Sam2Interactive.Encoder;
 using Sam2Interactive.StandIns;
-using Sam2Interactive.Tests.Api;
-using Sam2Interactive.Tests.Support;
+using Sam2Interactive.Testing;
 using StackExchange.Redis;
 
 namespace Sam2Interactive.Tests.Cache;
@@ -70,7 +69,7 @@ public sealed class ClusterTests
         var encodesB = await Encodes(_b);
         var hitsB = await RedisHits(_b);
 
-        var (status, _) = await _a.PostAsync("/webhook", PredictBodies.Webhook((41, path)));
+        var (status, _) = await _a.PostAsync("/webhook", LabelStudioBodies.Webhook((41, path)));
         Assert.That(status, Is.EqualTo(HttpStatusCode.OK));
         await Traffic.WaitForAsync(async () => await Encodes(_a) == encodesA + 1, s_patience, "A's prefetch encode");
         await Traffic.WaitForAsync(() => Task.FromResult(_a.HasEmbedding(path)), s_patience, "A's tier 1");

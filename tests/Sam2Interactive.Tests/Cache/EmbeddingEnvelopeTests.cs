@@ -9,6 +9,7 @@ using Sam2Interactive.Encoder;
 namespace Sam2Interactive.Tests.Cache;
 
 [TestFixture]
+[Category("Fast")]
 public sealed class EmbeddingEnvelopeTests
 {
     private const string Model = "enc-3f2a";

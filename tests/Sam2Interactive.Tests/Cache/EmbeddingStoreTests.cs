@@ -4,12 +4,14 @@ using NUnit.Framework;
 using Sam2Interactive.Cache;
 using Sam2Interactive.Encoder;
 using Sam2Interactive.StandIns;
+using Sam2Interactive.Testing;
 using Sam2Interactive.Tests.Support;
 
 namespace Sam2Interactive.Tests.Cache;
 
 /// <summary>Tier 1 and in-process single-flight, with the real stand-in encoder doing the encoding.</summary>
 [TestFixture]
+[Category("Fast")]
 public sealed class EmbeddingStoreTests : EmbeddingLeakCheck
 {
     private Sam2Encoder _encoder = null!;

@@ -4,6 +4,7 @@ using Sam2Interactive.Cache;
 namespace Sam2Interactive.Tests.Cache;
 
 [TestFixture]
+[Category("Fast")]
 public sealed class NoDistributedEmbeddingTierTests
 {
     private const string Hash = "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08";

@@ -4,6 +4,7 @@ using Sam2Interactive.Cache;
 namespace Sam2Interactive.Tests.Cache;
 
 [TestFixture]
+[Category("Fast")]
 public sealed class RedisCacheOptionsTests
 {
     [Test]

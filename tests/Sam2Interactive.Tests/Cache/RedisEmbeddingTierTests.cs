@@ -3,7 +3,7 @@ using Microsoft.Extensions.Logging.Abstractions;
 using NUnit.Framework;
 using Sam2Interactive.Cache;
 using Sam2Interactive.Encoder;
-using Sam2Interactive.Tests.Support;
+using Sam2Interactive.Testing;
 using StackExchange.Redis;
 
 namespace Sam2Interactive.Tests.Cache;

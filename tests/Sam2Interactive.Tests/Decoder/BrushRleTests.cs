@@ -6,6 +6,7 @@ using Sam2Interactive.Decoder;
 namespace Sam2Interactive.Tests.Decoder;
 
 [TestFixture]
+[Category("Fast")]
 public sealed class BrushRleTests
 {
     private static readonly string s_vectorDirectory = Path.Combine(AppContext.BaseDirectory, "RleVectors");

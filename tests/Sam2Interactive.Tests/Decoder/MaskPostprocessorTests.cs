@@ -4,6 +4,7 @@ using Sam2Interactive.Decoder;
 namespace Sam2Interactive.Tests.Decoder;
 
 [TestFixture]
+[Category("Fast")]
 public sealed class MaskPostprocessorTests
 {
     private const int N = MaskPostprocessor.LowResSize;

@@ -2,6 +2,7 @@ using NUnit.Framework;
 using Sam2Interactive.Decoder;
 using Sam2Interactive.Encoder;
 using Sam2Interactive.StandIns;
+using Sam2Interactive.Testing;
 using Sam2Interactive.Tests.Support;
 using SkiaSharp;
 

@@ -1,10 +1,12 @@
 using NUnit.Framework;
 using Sam2Interactive.Encoder;
+using Sam2Interactive.Testing;
 using SkiaSharp;
 
 namespace Sam2Interactive.Tests.Encoder;
 
 [TestFixture]
+[Category("Fast")]
 public sealed class ImageDecoderTests
 {
     [TestCase(640, 480)]

@@ -4,6 +4,7 @@ using Sam2Interactive.Encoder;
 namespace Sam2Interactive.Tests.Encoder;
 
 [TestFixture]
+[Category("Fast")]
 public sealed class ResizeKernelTests
 {
     [Test]

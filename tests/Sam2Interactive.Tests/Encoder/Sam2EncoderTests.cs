@@ -5,11 +5,13 @@ using NUnit.Framework;
 using Sam2Interactive.Api.Metrics;
 using Sam2Interactive.Encoder;
 using Sam2Interactive.StandIns;
+using Sam2Interactive.Testing;
 using Sam2Interactive.Tests.Support;
 
 namespace Sam2Interactive.Tests.Encoder;
 
 [TestFixture]
+[Category("Fast")]
 public sealed class Sam2EncoderTests : EmbeddingLeakCheck
 {
     [TestCase(StandInFormat.SamExporter, "samexporter")]

@@ -1,11 +1,13 @@
 using System.Buffers;
 using NUnit.Framework;
 using Sam2Interactive.Encoder;
+using Sam2Interactive.Testing;
 using SkiaSharp;
 
 namespace Sam2Interactive.Tests.Encoder;
 
 [TestFixture]
+[Category("Fast")]
 public sealed class Sam2PreprocessorTests
 {
     private const int Size = Sam2Preprocessor.InputSize;

@@ -1,7 +1,7 @@
 using System.Diagnostics;
 using System.Net;
 using NUnit.Framework;
-using Sam2Interactive.Tests.Api;
+using Sam2Interactive.Testing;
 using Sam2Interactive.Tests.Support;
 
 namespace Sam2Interactive.Tests.Reliability;
@@ -13,20 +13,9 @@ namespace Sam2Interactive.Tests.Reliability;
 /// </summary>
 [TestFixture]
 [NonParallelizable]
-public sealed class LabelStudioFaultTests : EmbeddingLeakCheck
+public sealed class LabelStudioFaultTests() : LabelStudioPerTest("7")
 {
-    private LabelStudioStandIn _ls = null!;
-    private int _next;
-
-    [SetUp]
-    public async Task StartLabelStudio() => _ls = await LabelStudioStandIn.StartAsync();
-
-    [TearDown]
-    public async Task StopLabelStudio() => await _ls.DisposeAsync();
-
-    private (string Path, Scene Scene) NewImage() => Traffic.AddImage(_ls, "7", Interlocked.Increment(ref _next));
-
-    private static string ClickOn(string image) => PredictBodies.Predict(image, PredictBodies.KeyPoint(10, 10, true, 64, 48));
+    private static string ClickOn(string image) => LabelStudioBodies.Predict(image, LabelStudioBodies.KeyPoint(10, 10, true, 64, 48));
 
     [TestCase("/slow", 504, "took longer than 1 s")]
     [TestCase("/status/500", 502, "answered HTTP 500 after 3 attempts")]
@@ -34,7 +23,7 @@ public sealed class LabelStudioFaultTests : EmbeddingLeakCheck
     [TestCase("/reset/img.png", 502, "could not reach")]
     public async Task Predict_LabelStudioFails_GatewayStatusWithMessageAndNextClickWorks(string image, int status, string message)
     {
-        await using var server = await TestServer.StartAsync(_ls, new Dictionary<string, string?> { ["FETCH_TIMEOUT"] = "1" });
+        await using var server = await TestServer.StartAsync(Ls, new Dictionary<string, string?> { ["FETCH_TIMEOUT"] = "1" });
         var clock = Stopwatch.StartNew();
 
         var (actual, json) = await server.PostAsync("/predict", ClickOn(image));
@@ -55,61 +44,61 @@ public sealed class LabelStudioFaultTests : EmbeddingLeakCheck
     [Test]
     public async Task Predict_ConnectionReset_RetriedBeforeGivingUp()
     {
-        await using var server = await TestServer.StartAsync(_ls);
+        await using var server = await TestServer.StartAsync(Ls);
 
         var (status, json) = await server.PostAsync("/predict", ClickOn("/reset/img.png"));
 
         json.Dispose();
         Assert.That((int)status, Is.EqualTo(502));
-        Assert.That(_ls.Resets, Is.EqualTo(3), "one attempt and two retries");
+        Assert.That(Ls.Resets, Is.EqualTo(3), "one attempt and two retries");
     }
 
     [Test]
     public async Task Predict_ImageFailsThenLabelStudioRecovers_FailureWasNotCached()
     {
-        await using var server = await TestServer.StartAsync(_ls);
+        await using var server = await TestServer.StartAsync(Ls);
         var (path, scene) = NewImage();
-        var bytes = _ls.Files[path];
-        _ls.Files.TryRemove(path, out _);
+        var bytes = Ls.Files[path];
+        Ls.Files.TryRemove(path, out _);
 
         var (status, json) = await server.PostAsync("/predict", Traffic.ClickBody(path, scene));
         json.Dispose();
         Assert.That(status, Is.EqualTo(HttpStatusCode.NotFound));
 
-        _ls.Files[path] = bytes;
+        Ls.Files[path] = bytes;
         await Traffic.ClickAndCheckAsync(server, path, scene);
     }
 
     [Test]
     public async Task Predict_AccessTokenExpiresMidSession_NextClickRefreshesAndWorks()
     {
-        _ls.AccessLifetime = TimeSpan.FromSeconds(2);
-        await using var server = await TestServer.StartAsync(_ls, new Dictionary<string, string?> { ["LABEL_STUDIO_API_KEY"] = LabelStudioStandIn.PersonalAccessToken });
+        Ls.AccessLifetime = TimeSpan.FromSeconds(2);
+        await using var server = await TestServer.StartAsync(Ls, new Dictionary<string, string?> { ["LABEL_STUDIO_API_KEY"] = LabelStudioStandIn.PersonalAccessToken });
         var (first, firstScene) = NewImage();
         var (second, secondScene) = NewImage();
 
         await Traffic.ClickAndCheckAsync(server, first, firstScene);
-        var refreshesBefore = _ls.Refreshes;
+        var refreshesBefore = Ls.Refreshes;
         await Task.Delay(TimeSpan.FromSeconds(2.3));
         await Traffic.ClickAndCheckAsync(server, second, secondScene);
 
         Assert.That(refreshesBefore, Is.EqualTo(1));
-        Assert.That(_ls.Refreshes, Is.EqualTo(2), "the expired access token was replaced");
-        Assert.That(_ls.LsRequests.Where(r => r.Path.StartsWith("/data/", StringComparison.Ordinal)).Select(r => r.Authorization),
+        Assert.That(Ls.Refreshes, Is.EqualTo(2), "the expired access token was replaced");
+        Assert.That(Ls.LsRequests.Where(r => r.Path.StartsWith("/data/", StringComparison.Ordinal)).Select(r => r.Authorization),
             Has.All.StartsWith("Bearer ").And.All.Not.Contains(LabelStudioStandIn.PersonalAccessToken), "only access tokens are sent for media");
     }
 
     [Test]
     public async Task Predict_AccessTokenRevokedMidSession_401RefreshedAndClickWorks()
     {
-        await using var server = await TestServer.StartAsync(_ls, new Dictionary<string, string?> { ["LABEL_STUDIO_API_KEY"] = LabelStudioStandIn.PersonalAccessToken });
+        await using var server = await TestServer.StartAsync(Ls, new Dictionary<string, string?> { ["LABEL_STUDIO_API_KEY"] = LabelStudioStandIn.PersonalAccessToken });
         var (first, firstScene) = NewImage();
         var (second, secondScene) = NewImage();
         await Traffic.ClickAndCheckAsync(server, first, firstScene);
-        _ls.RevokedAccess[_ls.LsRequests.Last(r => r.Path == first).Authorization![7..]] = true;
+        Ls.RevokedAccess[Ls.LsRequests.Last(r => r.Path == first).Authorization![7..]] = true;
 
         await Traffic.ClickAndCheckAsync(server, second, secondScene);
 
-        Assert.That(_ls.Refreshes, Is.EqualTo(2));
+        Assert.That(Ls.Refreshes, Is.EqualTo(2));
     }
 }

@@ -1,6 +1,6 @@
 using System.Net;
 using NUnit.Framework;
-using Sam2Interactive.Tests.Api;
+using Sam2Interactive.Testing;
 using Sam2Interactive.Tests.Support;
 
 namespace Sam2Interactive.Tests.Reliability;
@@ -12,24 +12,13 @@ namespace Sam2Interactive.Tests.Reliability;
 /// </summary>
 [TestFixture]
 [NonParallelizable]
-public sealed class RedisFaultTests : EmbeddingLeakCheck
+public sealed class RedisFaultTests() : LabelStudioPerTest("8")
 {
-    private LabelStudioStandIn _ls = null!;
-    private int _next;
-
-    [SetUp]
-    public async Task StartLabelStudio() => _ls = await LabelStudioStandIn.StartAsync();
-
-    [TearDown]
-    public async Task StopLabelStudio() => await _ls.DisposeAsync();
-
-    private (string Path, Scene Scene) NewImage() => Traffic.AddImage(_ls, "8", Interlocked.Increment(ref _next));
-
     [Test]
     public async Task Predict_RedisAbsentAtStart_ClicksWorkDegradedThenConnectedWhenRedisStarts()
     {
         var port = RedisServerProcess.FreePort();
-        await using var server = await TestServer.StartAsync(_ls, new Dictionary<string, string?> { ["REDIS_URL"] = $"redis://127.0.0.1:{port}/0" });
+        await using var server = await TestServer.StartAsync(Ls, new Dictionary<string, string?> { ["REDIS_URL"] = $"redis://127.0.0.1:{port}/0" });
 
         var (status, _) = await Traffic.HealthFieldAsync(server.Http, "cache_state");
         Assert.That(status, Is.EqualTo(HttpStatusCode.OK), "Redis being absent does not make the server unhealthy");

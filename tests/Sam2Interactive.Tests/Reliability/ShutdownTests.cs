@@ -2,7 +2,7 @@ using System.Diagnostics;
 using System.Net;
 using System.Text.Json;
 using NUnit.Framework;
-using Sam2Interactive.Tests.Api;
+using Sam2Interactive.Testing;
 using Sam2Interactive.Tests.Support;
 
 namespace Sam2Interactive.Tests.Reliability;
@@ -55,9 +55,9 @@ public sealed class ShutdownTests : EmbeddingLeakCheck
             {
                 using var json = answers[i].Json;
                 Assert.That(answers[i].Status, Is.EqualTo(HttpStatusCode.OK), json.RootElement.ToString());
-                var region = json.RootElement.GetProperty("results")[0].GetProperty("result")[0];
+                var region = LabelStudioResults.FirstRegion(json.RootElement);
                 var scene = images[i].Scene;
-                Assert.That(Scenes.IoU(LabelStudioEndpointsTests.MaskOf(region, scene.Width, scene.Height), scene.Objects["blue"]), Is.GreaterThanOrEqualTo(0.9));
+                Assert.That(Scenes.IoU(LabelStudioResults.MaskOf(region, scene.Width, scene.Height), scene.Objects["blue"]), Is.GreaterThanOrEqualTo(0.9));
             }
             Assert.That(redis.Command("KEYS", "*:lock"), Is.EqualTo("*0"), "no encode lock left in Redis after the stop");
         }

@@ -5,7 +5,7 @@ using System.Text.Json;
 using Microsoft.Extensions.DependencyInjection;
 using NUnit.Framework;
 using Sam2Interactive.Api.Segmentation;
-using Sam2Interactive.Tests.Api;
+using Sam2Interactive.Testing;
 using Sam2Interactive.Tests.Support;
 
 namespace Sam2Interactive.Tests.Reliability;
@@ -65,7 +65,7 @@ public sealed class SoakTests : EmbeddingLeakCheck
         {
             foreach (var batch in imports.Select((img, i) => (Id: 1000L + i, img.Path)).Chunk(25))
             {
-                var (status, _) = await server.PostAsync("/webhook", PredictBodies.Webhook(batch.Select(b => (b.Id, b.Path)).ToArray()));
+                var (status, _) = await server.PostAsync("/webhook", LabelStudioBodies.Webhook(batch.Select(b => (b.Id, b.Path)).ToArray()));
                 Assert.That(status, Is.EqualTo(HttpStatusCode.OK));
             }
         });
@@ -100,7 +100,7 @@ public sealed class SoakTests : EmbeddingLeakCheck
 
         latencies.Sort();
         afterImport.Sort();
-        double p50 = Traffic.Percentile(latencies, 50), p99 = Traffic.Percentile(latencies, 99);
+        double p50 = Stats.Percentile(latencies, 50), p99 = Stats.Percentile(latencies, 99);
         var third = profile.Duration / 3;
         var firstMax = rss.Where(s => s.At < third).Max(s => s.Bytes);
         var lastMax = rss.Where(s => s.At >= profile.Duration - third).Max(s => s.Bytes);
@@ -108,7 +108,7 @@ public sealed class SoakTests : EmbeddingLeakCheck
             $"soak {profile.Name}: {profile.Annotators} annotators x {profile.Duration.TotalSeconds:0} s, {profile.Tasks} tasks imported; " +
             $"{latencies.Count} clicks ({latencies.Count / profile.Duration.TotalSeconds:F1}/s), {failures.Count} failed; " +
             $"p50 {p50:F1} ms, p99 {p99:F1} ms, max {latencies[^1]:F1} ms; with no import running: {afterImport.Count} clicks, " +
-            $"p50 {Traffic.Percentile(afterImport, 50):F1} ms, p99 {Traffic.Percentile(afterImport, 99):F1} ms; encoder runs {server.EncoderRuns}, prefetch failed {prefetch.Failed}; " +
+            $"p50 {Stats.Percentile(afterImport, 50):F1} ms, p99 {Stats.Percentile(afterImport, 99):F1} ms; encoder runs {server.EncoderRuns}, prefetch failed {prefetch.Failed}; " +
             $"RSS max first third {firstMax >> 20} MiB, last third {lastMax >> 20} MiB ({rss.Count} samples)");
 
         Assert.That(failures, Is.Empty, "no click failed");

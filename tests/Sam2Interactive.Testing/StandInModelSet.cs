@@ -3,7 +3,7 @@ using Sam2Interactive.Decoder;
 using Sam2Interactive.Encoder;
 using Sam2Interactive.StandIns;
 
-namespace Sam2Interactive.Tests.Support;
+namespace Sam2Interactive.Testing;
 
 /// <summary>Stand-in models of every format, generated once per test run into a temporary folder.</summary>
 internal static class StandInModelSet

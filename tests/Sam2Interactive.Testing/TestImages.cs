@@ -4,7 +4,7 @@ using System.Runtime.InteropServices;
 using NUnit.Framework;
 using SkiaSharp;
 
-namespace Sam2Interactive.Tests.Encoder;
+namespace Sam2Interactive.Testing;
 
 /// <summary>Builds encoded test images in memory with SkiaSharp and by hand (EXIF APP1, PNG chunks, GIF).</summary>
 internal static class TestImages

@@ -1,6 +1,7 @@
-namespace Sam2Interactive.Tests.Api;
+namespace Sam2Interactive.Testing;
 
-/// <summary>Request bodies and configs shaped as docs/label-studio-protocol.md §1.2 / §1.3 / §2 and the seed's README show them.</summary>
+/// <summary>Configs, context items and bodies verbatim as docs/label-studio-protocol.md §1.2 / §1.3 / §2 and the seed's README show
+/// them. Bodies built from parts are in <see cref="LabelStudioBodies"/>.</summary>
 internal static class LabelStudioSamples
 {
     /// <summary>The seed's (segment_anything_2_image) labeling config: Style, nested Views, controls before the Image.</summary>
@@ -72,19 +73,6 @@ internal static class LabelStudioSamples
         {"id":"r1","from_name":"tag3","to_name":"image","type":"rectanglelabels","origin":"manual",
          "original_width":1080,"original_height":1080,"image_rotation":0,
          "value":{"x":10.5,"y":20.0,"width":30.1,"height":25.7,"rotation":0,"rectanglelabels":["Banana"]}}
-        """;
-
-    /// <summary>A current-LS interactive /predict body (§1.2) with an embedded annotation, draft and prediction.</summary>
-    public static string InteractivePredictBody(string contextResultItems, string labelConfig = BananaLabelConfig) => $$"""
-        { "tasks": [ {"id": 21, "data": {"image": "/data/upload/2/abc.jpg"}, "meta": {}, "inner_id": 1, "project": 3,
-                      "annotations": [ {"id": 7, "result": [ {"id":"x","type":"brushlabels","from_name":"tag","to_name":"image",
-                          "value": {"format":"rle","rle":[0,0,0,4,57,27,252,127,224],"brushlabels":["Banana"]} } ]} ],
-                      "drafts": [ {"id": 1, "result": [], "user": "a@b.c"} ],
-                      "predictions": [] } ],
-          "project": "3.1746612998",
-          "label_config": {{System.Text.Json.JsonSerializer.Serialize(labelConfig)}},
-          "params": { "login": null, "password": null, "context": {"result": [ {{contextResultItems}} ]} }
-        }
         """;
 
     /// <summary>A batch ("task opened") body: context null.</summary>

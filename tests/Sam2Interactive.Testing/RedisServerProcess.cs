@@ -1,23 +1,30 @@
 using System.Diagnostics;
+using System.Globalization;
 using System.Net;
 using System.Net.Sockets;
 using System.Text;
+using StackExchange.Redis;
 
-namespace Sam2Interactive.Tests.Support;
+namespace Sam2Interactive.Testing;
 
 /// <summary>
-/// A throw-away <c>redis-server</c> from PATH on a free loopback port, without persistence, in its own temp dir.
-/// Can be killed, paused (<c>CLIENT PAUSE</c>) and restarted on the same port. Fails loudly when redis-server is missing.
+/// A throw-away <c>redis-server</c> on a free loopback port, without persistence, in its own temp dir, owned by this
+/// process: <see cref="Dispose"/> kills exactly the process it started. Can be killed, paused (<c>CLIENT PAUSE</c>) and
+/// restarted on the same port. <see cref="Start"/> fails loudly when redis-server is missing; callers for which Redis is
+/// optional (the benchmarks) ask <see cref="FindExecutable"/> first.
 /// </summary>
 internal sealed class RedisServerProcess : IDisposable
 {
     private static readonly TimeSpan s_startTimeout = TimeSpan.FromSeconds(5);
 
+    /// <summary>Where redis-server is looked for after PATH.</summary>
+    private static readonly string[] s_wellKnownPaths = ["/usr/bin/redis-server", "/usr/local/bin/redis-server"];
+
     private readonly string _executable;
     private readonly string _dir;
-    private Process? _process;
-
     private readonly bool _cluster;
+    private Process? _process;
+    private ConnectionMultiplexer? _connection;
 
     private RedisServerProcess(string executable, int port, bool cluster)
     {
@@ -30,15 +37,22 @@ internal sealed class RedisServerProcess : IDisposable
     public int Port { get; }
 
     /// <summary>StackExchange.Redis configuration string of this server.</summary>
-    public string Endpoint => $"127.0.0.1:{Port}";
+    public string Endpoint => string.Create(CultureInfo.InvariantCulture, $"127.0.0.1:{Port}");
+
+    /// <summary>The server's <c>REDIS_URL</c>.</summary>
+    public string Url => "redis://" + Endpoint;
 
     public bool IsRunning => _process is { HasExited: false };
 
     /// <summary>Starts a server on a free port (or <paramref name="port"/>) and waits until it answers PING.</summary>
     /// <param name="clusterEnabled">Cluster mode (one node, no slots assigned): enough for <c>CLUSTER KEYSLOT</c>.</param>
-    public static RedisServerProcess Start(int? port = null, bool clusterEnabled = false)
+    /// <param name="executable">The redis-server binary; by default the one <see cref="FindExecutable"/> finds.</param>
+    public static RedisServerProcess Start(int? port = null, bool clusterEnabled = false, string? executable = null)
     {
-        var server = new RedisServerProcess(FindExecutable(), port ?? FreePort(), clusterEnabled);
+        var binary = executable ?? FindExecutable() ?? throw new InvalidOperationException(
+            "redis-server is not on PATH. The Redis cache tests need a real server: install it (apt-get install redis-server).");
+        if (!File.Exists(binary)) throw new InvalidOperationException($"redis-server not found at '{binary}'");
+        var server = new RedisServerProcess(binary, port ?? FreePort(), clusterEnabled);
         try
         {
             server.Restart();
@@ -49,6 +63,15 @@ internal sealed class RedisServerProcess : IDisposable
             server.Dispose();
             throw;
         }
+    }
+
+    /// <summary>The redis-server binary on PATH or in /usr/bin, /usr/local/bin; null when there is none.</summary>
+    public static string? FindExecutable()
+    {
+        var onPath = (Environment.GetEnvironmentVariable("PATH") ?? "")
+            .Split(Path.PathSeparator, StringSplitOptions.RemoveEmptyEntries)
+            .Select(dir => Path.Combine(dir, "redis-server"));
+        return onPath.Concat(s_wellKnownPaths).FirstOrDefault(File.Exists);
     }
 
     /// <summary>A free loopback port with nothing listening (for "Redis absent" tests).</summary>
@@ -72,7 +95,7 @@ internal sealed class RedisServerProcess : IDisposable
         };
         foreach (var arg in new[]
                  {
-                     "--port", Port.ToString(System.Globalization.CultureInfo.InvariantCulture), "--bind", "127.0.0.1",
+                     "--port", Port.ToString(CultureInfo.InvariantCulture), "--bind", "127.0.0.1",
                      "--save", "", "--appendonly", "no", "--dir", _dir, "--daemonize", "no",
                      "--protected-mode", "no", "--logfile", Path.Combine(_dir, "redis.log"),
                  })
@@ -128,7 +151,7 @@ internal sealed class RedisServerProcess : IDisposable
 
     /// <summary>Stops the server answering clients for <paramref name="duration"/> (<c>CLIENT PAUSE ms ALL</c>).</summary>
     public void Pause(TimeSpan duration) =>
-        Expect(Command("CLIENT", "PAUSE", ((long)duration.TotalMilliseconds).ToString(System.Globalization.CultureInfo.InvariantCulture), "ALL"), "+OK");
+        Expect(Command("CLIENT", "PAUSE", ((long)duration.TotalMilliseconds).ToString(CultureInfo.InvariantCulture), "ALL"), "+OK");
 
     /// <summary>Sends one command over a fresh connection and returns the first reply line (e.g. "+OK", ":1", "$5").</summary>
     public string Command(params string[] parts)
@@ -154,24 +177,25 @@ internal sealed class RedisServerProcess : IDisposable
         return line.ToString();
     }
 
+    /// <summary>Lengths of the string values whose keys match <paramref name="pattern"/> (SCAN over a client connection
+    /// opened on first use and closed with the server).</summary>
+    public List<long> ValueLengths(string pattern)
+    {
+        _connection ??= ConnectionMultiplexer.Connect(Endpoint + ",connectTimeout=500,syncTimeout=20000,asyncTimeout=20000");
+        var server = _connection.GetServer(_connection.GetEndPoints()[0]);
+        var db = _connection.GetDatabase();
+        return server.Keys(pattern: pattern).Where(k => db.KeyType(k) == RedisType.String).Select(k => db.StringLength(k)).ToList();
+    }
+
     private static void Expect(string reply, string expected)
     {
         if (reply != expected) throw new InvalidOperationException($"redis-server replied '{reply}', expected '{expected}'");
     }
 
-    private static string FindExecutable()
-    {
-        foreach (var dir in (Environment.GetEnvironmentVariable("PATH") ?? "").Split(Path.PathSeparator, StringSplitOptions.RemoveEmptyEntries))
-        {
-            var candidate = Path.Combine(dir, "redis-server");
-            if (File.Exists(candidate)) return candidate;
-        }
-        throw new InvalidOperationException(
-            "redis-server is not on PATH. The Redis cache tests need a real server: install it (apt-get install redis-server).");
-    }
-
     public void Dispose()
     {
+        _connection?.Dispose();
+        _connection = null;
         Kill();
         try
         {

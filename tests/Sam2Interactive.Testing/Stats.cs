@@ -1,6 +1,6 @@
-namespace Sam2Interactive.Benchmarks;
+namespace Sam2Interactive.Testing;
 
-/// <summary>Order statistics over milliseconds.</summary>
+/// <summary>Order statistics over samples (milliseconds, bytes) for the load driver and the soak tests.</summary>
 internal static class Stats
 {
     public static double Median(IReadOnlyCollection<double> values) => Percentile(values, 50);

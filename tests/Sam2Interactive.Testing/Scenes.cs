@@ -1,6 +1,6 @@
 using SkiaSharp;
 
-namespace Sam2Interactive.Tests.Support;
+namespace Sam2Interactive.Testing;
 
 /// <summary>A drawn test image with the exact pixel masks of its objects (in display orientation).</summary>
 internal sealed record Scene(int Width, int Height, byte[] Encoded, IReadOnlyDictionary<string, bool[]> Objects)
@@ -17,9 +17,18 @@ internal sealed record Scene(int Width, int Height, byte[] Encoded, IReadOnlyDic
     }
 }
 
+/// <summary>A photo-like JPEG (<see cref="Scenes.Photo"/>) and the object a click should segment.</summary>
+/// <param name="Encoded">JPEG bytes (quality 90).</param>
+/// <param name="Disc">The red disc's bounds in pixels; its centre is the click.</param>
+internal sealed record PhotoScene(int Width, int Height, byte[] Encoded, SKRect Disc)
+{
+    public SKPoint Click => Scenes.Centre(Disc);
+}
+
 /// <summary>
 /// Synthetic scenes for the stand-in models, whose masks follow colour: grey background; "red" disc; "pink" square whose
 /// colour is within the stand-in's mask-1 tolerance of red (so a negative click is needed to separate them); "blue" rectangle.
+/// <see cref="Create"/> draws them flat with exact masks (tests); <see cref="Photo"/> on seeded noise as a JPEG (benchmarks).
 /// </summary>
 internal static class Scenes
 {
@@ -55,9 +64,51 @@ internal static class Scenes
         else
         {
             using var stored = ToStoredOrientation(display, exifOrientation);
-            encoded = Sam2Interactive.Tests.Encoder.TestImages.WithExifOrientation(Encode(stored, SKEncodedImageFormat.Jpeg, false), exifOrientation);
+            encoded = TestImages.WithExifOrientation(Encode(stored, SKEncodedImageFormat.Jpeg, false), exifOrientation);
         }
         return new Scene(width, height, encoded, objects);
+    }
+
+    /// <summary>
+    /// A photo-like JPEG for the kernels and the load driver: a grey gradient with seeded noise (so JPEG decode does real entropy
+    /// work, unlike a flat fill), an antialiased red disc and blue rectangle. <paramref name="variant"/> shifts the noise so every
+    /// variant hashes differently.
+    /// </summary>
+    public static PhotoScene Photo(int width, int height, int variant = 0)
+    {
+        var info = new SKImageInfo(width, height, SKColorType.Rgba8888, SKAlphaType.Unpremul);
+        using var bitmap = new SKBitmap(info);
+        var pixels = bitmap.GetPixelSpan();
+        var state = (uint)(0x9E3779B9 ^ (variant * 0x85EBCA6B) ^ 1);
+        for (var y = 0; y < height; y++)
+        {
+            var row = pixels.Slice(y * width * 4, width * 4);
+            var shade = 100 + 60 * y / height;
+            for (var x = 0; x < width; x++)
+            {
+                state ^= state << 13;
+                state ^= state >> 17;
+                state ^= state << 5;
+                var v = (byte)(shade + (int)(state % 24));
+                row[4 * x] = v;
+                row[4 * x + 1] = v;
+                row[4 * x + 2] = v;
+                row[4 * x + 3] = 255;
+            }
+        }
+
+        var disc = new SKRect(0.20f * width, 0.25f * height, 0.45f * width, 0.60f * height);
+        using (var canvas = new SKCanvas(bitmap))
+        {
+            using var red = new SKPaint { Color = Red, IsAntialias = true, Style = SKPaintStyle.Fill };
+            using var blue = new SKPaint { Color = Blue, IsAntialias = true, Style = SKPaintStyle.Fill };
+            canvas.DrawOval(disc, red);
+            canvas.DrawRect(new SKRect(0.55f * width, 0.55f * height, 0.90f * width, 0.90f * height), blue);
+        }
+
+        using var image = SKImage.FromBitmap(bitmap);
+        using var data = image.Encode(SKEncodedImageFormat.Jpeg, 90);
+        return new PhotoScene(width, height, data.ToArray(), disc);
     }
 
     private static SKBitmap Draw(int w, int h, bool grayscale, bool transparent, out Dictionary<string, bool[]> objects)
@@ -140,6 +191,7 @@ internal static class Scenes
         return stored;
     }
 
+    /// <summary>Intersection over union of a mask (non-zero = set) and a scene object's exact mask.</summary>
     public static double IoU(ReadOnlySpan<byte> mask, bool[] expected)
     {
         long inter = 0, union = 0;
@@ -148,6 +200,20 @@ internal static class Scenes
             var a = mask[i] != 0;
             if (a && expected[i]) inter++;
             if (a || expected[i]) union++;
+        }
+        return union == 0 ? 1 : (double)inter / union;
+    }
+
+    /// <summary>Intersection over union of two masks of the same size (non-zero = set).</summary>
+    public static double IoU(ReadOnlySpan<byte> a, ReadOnlySpan<byte> b)
+    {
+        long inter = 0, union = 0;
+        for (var i = 0; i < a.Length; i++)
+        {
+            var x = a[i] != 0;
+            var y = b[i] != 0;
+            if (x && y) inter++;
+            if (x || y) union++;
         }
         return union == 0 ? 1 : (double)inter / union;
     }

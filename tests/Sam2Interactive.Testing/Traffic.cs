@@ -1,10 +1,10 @@
 using System.Diagnostics;
+using System.Globalization;
 using System.Net;
 using System.Text.Json;
 using NUnit.Framework;
-using Sam2Interactive.Tests.Api;
 
-namespace Sam2Interactive.Tests.Support;
+namespace Sam2Interactive.Testing;
 
 /// <summary>Images in the Label Studio stand-in and annotator clicks on them, shared by the reliability fixtures.</summary>
 internal static class Traffic
@@ -14,16 +14,14 @@ internal static class Traffic
     {
         // Width and height both vary so up to 10 000 images of one folder have distinct bytes and stay small.
         var scene = Scenes.Create(baseWidth + n % 100, baseHeight + n / 100);
-        var path = $"/data/upload/{folder}/img-{n}.png";
-        ls.Files[path] = scene.Encoded;
-        return (path, scene);
+        return (ls.AddUpload(folder, string.Create(CultureInfo.InvariantCulture, $"img-{n}.png"), scene.Encoded), scene);
     }
 
     /// <summary>A positive smart keypoint on the scene's blue rectangle.</summary>
     public static string ClickBody(string path, Scene scene, long taskId = 21)
     {
         var blue = Scenes.Centre(Scenes.BlueRect(scene.Width, scene.Height));
-        return PredictBodies.Predict(path, PredictBodies.KeyPoint(blue.X, blue.Y, true, scene.Width, scene.Height), taskId: taskId);
+        return LabelStudioBodies.Click(path, blue.X, blue.Y, scene.Width, scene.Height, taskId);
     }
 
     /// <summary>One click; returns the status, the answer and the wall time.</summary>
@@ -41,8 +39,8 @@ internal static class Traffic
         using (json)
         {
             Assert.That(status, Is.EqualTo(HttpStatusCode.OK), json.RootElement.ToString());
-            var region = json.RootElement.GetProperty("results")[0].GetProperty("result")[0];
-            Assert.That(Scenes.IoU(LabelStudioEndpointsTests.MaskOf(region, scene.Width, scene.Height), scene.Objects["blue"]), Is.GreaterThanOrEqualTo(0.9));
+            var region = LabelStudioResults.FirstRegion(json.RootElement);
+            Assert.That(Scenes.IoU(LabelStudioResults.MaskOf(region, scene.Width, scene.Height), scene.Objects["blue"]), Is.GreaterThanOrEqualTo(0.9));
         }
         return elapsed;
     }
@@ -67,8 +65,4 @@ internal static class Traffic
         }
         Assert.Fail($"timed out after {timeout.TotalSeconds:0.#} s waiting for {what}");
     }
-
-    /// <summary>Percentile (0-100) of a sorted list, nearest rank.</summary>
-    public static double Percentile(IReadOnlyList<double> sorted, double p) =>
-        sorted.Count == 0 ? double.NaN : sorted[Math.Clamp((int)Math.Ceiling(p / 100 * sorted.Count) - 1, 0, sorted.Count - 1)];
 }

@@ -1,18 +1,18 @@
 using System.Collections.Concurrent;
+using System.Globalization;
 using System.Text;
 using System.Text.Json;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
-using Microsoft.Extensions.Logging;
 
-namespace Sam2Interactive.Tests.Api;
+namespace Sam2Interactive.Testing;
 
 /// <summary>
 /// A real Label Studio stand-in on loopback Kestrel: media under /data/upload and /data/local-files (404 without
 /// credentials, 401 for a wrong token, as LS does), /tasks/{id}/presign/ answering 303 to a second host ("storage"),
 /// /api/token/refresh/ issuing short-lived access JWTs, status/slow/flaky/reset/loop endpoints, and /redirect?to=&lt;url&gt;
-/// (302 to any URL) on both hosts. Records every Authorization
-/// header per host.
+/// (302 to any URL) on both hosts. Records every Authorization header per host. The benchmarks serve their task images
+/// from it too (<see cref="AddUpload"/>).
 /// </summary>
 internal sealed class LabelStudioStandIn : IAsyncDisposable
 {
@@ -39,6 +39,15 @@ internal sealed class LabelStudioStandIn : IAsyncDisposable
 
     /// <summary>Files served by LS, by path and query (e.g. "/data/upload/2/a.png").</summary>
     public ConcurrentDictionary<string, byte[]> Files { get; } = new();
+
+    /// <summary>Serves <paramref name="bytes"/> as an upload in <paramref name="folder"/> (Label Studio uses the project id);
+    /// returns the task data value Label Studio sends for it, "/data/upload/{folder}/{name}".</summary>
+    public string AddUpload(string folder, string name, byte[] bytes)
+    {
+        var path = "/data/upload/" + folder + "/" + name;
+        Files[path] = bytes;
+        return path;
+    }
 
     /// <summary>Files served by the storage host under /presigned/{name} and /public/{name}.</summary>
     public ConcurrentDictionary<string, byte[]> StorageFiles { get; } = new();
@@ -72,8 +81,8 @@ internal sealed class LabelStudioStandIn : IAsyncDisposable
 
     public static async Task<LabelStudioStandIn> StartAsync()
     {
-        var storage = NewApp();
-        var ls = NewApp();
+        var storage = LoopbackApp.Create();
+        var ls = LoopbackApp.Create();
         LabelStudioStandIn? self = null;
 
         storage.Use(async (ctx, next) =>
@@ -100,7 +109,7 @@ internal sealed class LabelStudioStandIn : IAsyncDisposable
             var uri = Encoding.UTF8.GetString(Convert.FromBase64String(b64));
             self.PresignedUris.Enqueue(uri);
             var name = uri[(uri.LastIndexOf('/') + 1)..];
-            ctx.Response.Headers.Location = new Uri(self.StorageUrl, $"/presigned/{name}?X-Amz-Signature=s3cr3tsig&task={id}").AbsoluteUri;
+            ctx.Response.Headers.Location = new Uri(self.StorageUrl, string.Create(CultureInfo.InvariantCulture, $"/presigned/{name}?X-Amz-Signature=s3cr3tsig&task={id}")).AbsoluteUri;
             return Results.StatusCode(303);
         });
         ls.MapPost("/api/token/refresh/", async (HttpContext ctx) =>
@@ -114,13 +123,13 @@ internal sealed class LabelStudioStandIn : IAsyncDisposable
         });
         ls.MapGet("/status/{code:int}", (int code) =>
         {
-            self!.StatusHits.AddOrUpdate(code.ToString(System.Globalization.CultureInfo.InvariantCulture), 1, (_, n) => n + 1);
+            self!.StatusHits.AddOrUpdate(code.ToString(CultureInfo.InvariantCulture), 1, (_, n) => n + 1);
             return Results.StatusCode(code);
         });
         ls.MapGet("/redirect", (HttpContext ctx) => Redirect(ctx));
         ls.MapGet("/loop/{n:int}", (HttpContext ctx, int n) =>
         {
-            ctx.Response.Headers.Location = $"/loop/{n + 1}";
+            ctx.Response.Headers.Location = string.Create(CultureInfo.InvariantCulture, $"/loop/{n + 1}");
             return Results.StatusCode(302);
         });
         ls.MapGet("/slow", async (CancellationToken ct) =>
@@ -151,15 +160,6 @@ internal sealed class LabelStudioStandIn : IAsyncDisposable
         return self;
     }
 
-    private static WebApplication NewApp()
-    {
-        var builder = WebApplication.CreateSlimBuilder();
-        builder.Logging.ClearProviders();
-        var app = builder.Build();
-        app.Urls.Add("http://127.0.0.1:0");
-        return app;
-    }
-
     // 302 to the ?to= URL, as is (any scheme or host): the fetcher must vet every hop.
     private static IResult Redirect(HttpContext ctx)
     {
@@ -171,7 +171,10 @@ internal sealed class LabelStudioStandIn : IAsyncDisposable
         ctx.Request.Headers.Authorization.Count == 0 ? null : ctx.Request.Headers.Authorization.ToString();
 
     private static IResult Serve(ConcurrentDictionary<string, byte[]> files, string key) =>
-        files.TryGetValue(key, out var bytes) ? Results.Bytes(bytes, "image/png") : Results.NotFound();
+        files.TryGetValue(key, out var bytes) ? Results.Bytes(bytes, ContentType(bytes)) : Results.NotFound();
+
+    // What the bytes are, as a file server would say from the extension; the fetcher reads the bytes, not this header.
+    private static string ContentType(byte[] bytes) => bytes is [0xFF, 0xD8, ..] ? "image/jpeg" : "image/png";
 
     private IResult Media(HttpContext ctx, string key) => AuthError(ctx) ?? Serve(Files, key);
 
