@@ -6,7 +6,7 @@ using Microsoft.Extensions.Logging;
 using NUnit.Framework;
 using Sam2Interactive.Api.LabelStudio;
 using Sam2Interactive.Api.Metrics;
-using Sam2Interactive.Tests.Support;
+using Sam2Interactive.Testing;
 
 namespace Sam2Interactive.Tests.Api;
 
@@ -66,27 +66,27 @@ public sealed class MaskRegionsTests
     {
         var disc = Scenes.Centre(Scenes.RedDiscBounds(W, H));
         var pink = Scenes.Centre(Scenes.PinkSquare(W, H));
-        return PredictBodies.KeyPoint(disc.X, disc.Y, true, W, H) + "," + PredictBodies.KeyPoint(pink.X, pink.Y, false, W, H);
+        return LabelStudioBodies.KeyPoint(disc.X, disc.Y, true, W, H) + "," + LabelStudioBodies.KeyPoint(pink.X, pink.Y, false, W, H);
     }
 
     private static string KeyPointOnDiscAndPink()
     {
         var disc = Scenes.Centre(Scenes.RedDiscBounds(W, H));
-        return PredictBodies.KeyPoint(disc.X, disc.Y, true, W, H);
+        return LabelStudioBodies.KeyPoint(disc.X, disc.Y, true, W, H);
     }
 
-    private static string RectangleOnBlue() => PredictBodies.Rectangle(Scenes.BlueRect(W, H), W, H);
+    private static string RectangleOnBlue() => LabelStudioBodies.Rectangle(Scenes.BlueRect(W, H), W, H);
 
     private static async Task<List<JsonElement>> Regions(TestServer server, string item, string config)
     {
-        var (status, json) = await server.PostAsync("/predict", PredictBodies.Predict(Image, item, config));
+        var (status, json) = await server.PostAsync("/predict", LabelStudioBodies.Predict(Image, item, config));
         Assert.That(status, Is.EqualTo(HttpStatusCode.OK), json.RootElement.ToString());
         return [.. json.RootElement.GetProperty("results")[0].GetProperty("result").EnumerateArray().Select(e => e.Clone())];
     }
 
     /// <summary>The stand-in model's mask for a prompt: the brush region the seed's configuration gets.</summary>
     private async Task<byte[]> ModelMask(string item) =>
-        LabelStudioEndpointsTests.MaskOf((await Regions(_auto, item, LabelStudioSamples.SeedLabelConfig)).Single(), W, H);
+        LabelStudioResults.MaskOf((await Regions(_auto, item, LabelStudioSamples.SeedLabelConfig)).Single(), W, H);
 
     /// <summary>The polygon regions drawn back at pixel centres (percent → pixels).</summary>
     private static byte[] DrawBack(IEnumerable<JsonElement> polygons) =>
@@ -168,13 +168,13 @@ public sealed class MaskRegionsTests
             Assert.That(regions.Select(r => r.GetProperty("id").GetString()).Distinct().Count(), Is.EqualTo(4));
             for (var o = 0; o < 2; o++)
             {
-                var brush = LabelStudioEndpointsTests.MaskOf(regions[2 * o], W, H);
+                var brush = LabelStudioResults.MaskOf(regions[2 * o], W, H);
                 Assert.That(PolygonRaster.IoU(DrawBack([regions[2 * o + 1]]), brush), Is.GreaterThanOrEqualTo(0.97), $"object {o}");
                 Assert.That(regions[2 * o + 1].GetProperty("score").GetDouble(), Is.EqualTo(regions[2 * o].GetProperty("score").GetDouble()));
             }
 
-            Assert.That(Scenes.IoU(LabelStudioEndpointsTests.MaskOf(regions[0], W, H), _scene.Objects["red"]), Is.GreaterThanOrEqualTo(0.9));
-            Assert.That(Scenes.IoU(LabelStudioEndpointsTests.MaskOf(regions[2], W, H), _scene.Objects["blue"]), Is.GreaterThanOrEqualTo(0.9));
+            Assert.That(Scenes.IoU(LabelStudioResults.MaskOf(regions[0], W, H), _scene.Objects["red"]), Is.GreaterThanOrEqualTo(0.9));
+            Assert.That(Scenes.IoU(LabelStudioResults.MaskOf(regions[2], W, H), _scene.Objects["blue"]), Is.GreaterThanOrEqualTo(0.9));
         }
     }
 
@@ -189,7 +189,7 @@ public sealed class MaskRegionsTests
             Assert.That(regions.Select(r => r.GetProperty("from_name").GetString()), Is.EqualTo(new[] { "b", "p" }));
             Assert.That(regions[0].GetProperty("value").TryGetProperty("brushlabels", out _), Is.False);
             Assert.That(regions[1].GetProperty("value").TryGetProperty("polygonlabels", out _), Is.False);
-            var brush = LabelStudioEndpointsTests.MaskOf(regions[0], W, H);
+            var brush = LabelStudioResults.MaskOf(regions[0], W, H);
             Assert.That(PolygonRaster.IoU(DrawBack([regions[1]]), brush), Is.GreaterThanOrEqualTo(0.97));
         }
     }
@@ -206,7 +206,7 @@ public sealed class MaskRegionsTests
     public async Task Predict_NoMaskControl_EmptyResults()
     {
         var (status, json) = await _auto.PostAsync("/predict",
-            PredictBodies.Predict(Image, KeyPointOnDisc(), "<View><Image name=\"image\" value=\"$image\"/>" + Smart + "</View>"));
+            LabelStudioBodies.Predict(Image, KeyPointOnDisc(), "<View><Image name=\"image\" value=\"$image\"/>" + Smart + "</View>"));
 
         Assert.That(status, Is.EqualTo(HttpStatusCode.OK));
         Assert.That(json.RootElement.GetProperty("results").GetArrayLength(), Is.Zero);

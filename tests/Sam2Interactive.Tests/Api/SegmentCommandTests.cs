@@ -96,7 +96,9 @@ public sealed class SegmentCommandTests
         Assert.That(Scenes.IoU(png.GetPixelSpan(), scene.Objects["red"]), Is.GreaterThanOrEqualTo(0.9));
     }
 
+    // Under a comma-decimal culture the polygons' coordinates must still be JSON numbers.
     [Test]
+    [SetCulture("de-DE")]
     public async Task Segment_Polygons_PrintsPixelPolygonsThatDrawBackTheMask()
     {
         var scene = Scenes.Create(640, 480);
@@ -109,8 +111,8 @@ public sealed class SegmentCommandTests
 
         // No --json: --polygons prints the JSON with its "polygons".
         var (exit, stdout, stderr) = await Run("segment", "--encoder", options.EncoderPath!, "--decoder", options.DecoderPath!, "--image", image,
-            "--box", $"{blue.Left - 5},{blue.Top - 5},{blue.Right + 5},{blue.Bottom + 5}",
-            "--box", $"{pink.Left - 5},{pink.Top - 5},{pink.Right + 5},{pink.Bottom + 5}",
+            "--box", string.Create(CultureInfo.InvariantCulture, $"{blue.Left - 5},{blue.Top - 5},{blue.Right + 5},{blue.Bottom + 5}"),
+            "--box", string.Create(CultureInfo.InvariantCulture, $"{pink.Left - 5},{pink.Top - 5},{pink.Right + 5},{pink.Bottom + 5}"),
             "--out", outPath, "--polygons");
 
         Assert.That(exit, Is.Zero, stderr);

@@ -1,6 +1,6 @@
 using NUnit.Framework;
 using Sam2Interactive.Decoder;
-using Sam2Interactive.Tests.Support;
+using Sam2Interactive.Testing;
 
 namespace Sam2Interactive.Tests.Decoder;
 

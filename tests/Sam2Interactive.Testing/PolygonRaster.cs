@@ -1,4 +1,4 @@
-namespace Sam2Interactive.Tests.Support;
+namespace Sam2Interactive.Testing;
 
 /// <summary>
 /// Independent checks of polygons in pixel-edge coordinates (pixel (x, y) spans [x, x+1]×[y, y+1]): drawing them back
