@@ -170,33 +170,21 @@ public sealed class SegmentCommandTests
         Assert.That(stderr, Does.Contain("models pull"));
     }
 
-    /// <summary>The command reads the server's settings model: MAX_IMAGE_PIXELS applies (it was ignored before).</summary>
-    [Test]
-    public async Task Segment_ImageAboveMaxImagePixelsSetting_Exit2NamingIt()
+    /// <summary>The command reads the server's settings model: MAX_IMAGE_PIXELS applies (it was ignored before), and an
+    /// invalid setting gives the server's message.</summary>
+    [TestCase("MAX_IMAGE_PIXELS", "1000", "above MAX_IMAGE_PIXELS=1000")]
+    [TestCase("THREADS", "many", "THREADS must be a whole number from 0 to 1024, not 'many'.")]
+    public async Task Segment_EnvironmentSetting_Honoured(string key, string value, string expected)
     {
         var image = Path.Combine(_dir, "scene.png");
         await File.WriteAllBytesAsync(image, Scenes.Create(64, 64).Encoded);
         var options = StandInModelSet.Options(StandInFormat.SamExporter);
 
-        var (exit, _, stderr) = await WithEnvironment("MAX_IMAGE_PIXELS", "1000", () =>
+        var (exit, _, stderr) = await WithEnvironment(key, value, () =>
             Run("segment", "--encoder", options.EncoderPath!, "--decoder", options.DecoderPath!, "--image", image, "--point", "3,3", "--out", Path.Combine(_dir, "x.png")));
 
         Assert.That(exit, Is.EqualTo(2));
-        Assert.That(stderr, Does.Contain("above MAX_IMAGE_PIXELS=1000"));
-    }
-
-    [Test]
-    public async Task Segment_InvalidSetting_Exit2WithTheSettingsMessage()
-    {
-        var image = Path.Combine(_dir, "scene.png");
-        await File.WriteAllBytesAsync(image, Scenes.Create(64, 64).Encoded);
-        var options = StandInModelSet.Options(StandInFormat.SamExporter);
-
-        var (exit, _, stderr) = await WithEnvironment("THREADS", "many", () =>
-            Run("segment", "--encoder", options.EncoderPath!, "--decoder", options.DecoderPath!, "--image", image, "--point", "3,3", "--out", Path.Combine(_dir, "x.png")));
-
-        Assert.That(exit, Is.EqualTo(2));
-        Assert.That(stderr, Does.Contain("THREADS must be a whole number from 0 to 1024, not 'many'."));
+        Assert.That(stderr, Does.Contain(expected));
     }
 
     private static async Task<T> WithEnvironment<T>(string key, string value, Func<Task<T>> action)
