@@ -12,7 +12,7 @@ public sealed record PolygonOptions
     public int MinArea { get; init; } = 64;
 
     /// <value>Simplification tolerance in pixels (largest distance of a dropped corner from its replacement). Default 1.0;
-    /// 0 keeps every corner of the pixel-edge boundary.</value>
+    /// 0 keeps every corner of the pixel-edge boundary (within <see cref="MaxPoints"/>).</value>
     public double Tolerance { get; init; } = 1.0;
 
     /// <value>Most vertices per polygon; the tolerance is raised by half each step until the polygon fits. Default 1000.</value>
