@@ -85,6 +85,8 @@ internal static class Server
         services.AddSingleton<ApiMetrics>();
         services.AddSingleton<ImageFetcher>();
         services.AddSingleton(new LabelConfigParser());
+        services.AddSingleton(settings.Output);
+        services.AddSingleton<MaskRegions>();
         services.AddSingleton<SegmentationService>();
         services.AddAutomaticMasks(settings);
         return services;

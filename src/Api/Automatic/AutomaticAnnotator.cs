@@ -12,12 +12,12 @@ namespace Sam2Interactive.Api.Automatic;
 
 /// <summary>
 /// A task's automatic masks as a Label Studio prediction: the cached embedding of its image (fetched and encoded as a
-/// click's would be, at the caller's priority), SAM2's automatic mask generator over the decoder, and one region per mask
-/// built by <see cref="SegmentationService.MaskRegion"/> (the output kind of clicks), labelled <c>AUTO_LABEL</c>, at most
-/// <c>AUTO_MAX_REGIONS</c>, largest first.
+/// click's would be, at the caller's priority), SAM2's automatic mask generator over the decoder, and each mask's regions
+/// built by <see cref="MaskRegions"/> (the kinds clicks get, by <c>MASK_OUTPUT</c> and the label config), labelled
+/// <c>AUTO_LABEL</c>, at most <c>AUTO_MAX_REGIONS</c> masks, largest first.
 /// </summary>
-internal sealed class AutomaticAnnotator(SegmentationService segmentation, ImageFetcher fetcher, EmbeddingStore store, ModelOptions models,
-    AutomaticOptions options, ApiMetrics metrics, IServiceProvider services)
+internal sealed class AutomaticAnnotator(SegmentationService segmentation, MaskRegions maskRegions, ImageFetcher fetcher, EmbeddingStore store,
+    ModelOptions models, AutomaticOptions options, ApiMetrics metrics, IServiceProvider services)
 {
     private readonly ILogger _logger = services.GetRequiredService<ILoggerFactory>().CreateLogger("Sam2Interactive.Api.Automatic");
     private double _secondsPerPrompt = double.NaN;
@@ -53,9 +53,6 @@ internal sealed class AutomaticAnnotator(SegmentationService segmentation, Image
     public async Task<PredictionResult> PredictAsync(LabelStudioTask task, ImageTarget target, EncodePriority priority, CancellationToken cancellationToken)
     {
         var imageUri = ImageUri(task, target) ?? throw new ArgumentException($"task {task.Id} has no image under data.{target.ValueVariable ?? "?"}");
-        var control = target.BrushLabels ?? throw new ArgumentException($"image '{target.ImageName}' has no BrushLabels control");
-        // AUTO_LABEL as the control spells it (ordinal, then case-insensitive), else the control's first label.
-        var label = ImageTarget.MapLabel(control, options.Label);
 
         var start = Stopwatch.GetTimestamp();
         using var embedding = await segmentation.GetEmbeddingAsync(imageUri, task.Id, priority, cancellationToken).ConfigureAwait(false);
@@ -73,18 +70,21 @@ internal sealed class AutomaticAnnotator(SegmentationService segmentation, Image
         {
             var regions = new List<Region>();
             double scoreSum = 0;
+            var masks = 0;
             foreach (var mask in result.Masks.OrderByDescending(m => m.Area).Take(options.MaxRegions))
             {
                 mask.WritePixels(pixels);
-                regions.Add(segmentation.MaskRegion(target, label, pixels, width, height, 0, mask.PredictedIou));
+                // AUTO_LABEL mapped into each mask control's labels as a click's label is (null: the control's first label).
+                maskRegions.Add(regions, target, options.Label, pixels, width, height, 0, mask.PredictedIou, task.Id);
                 scoreSum += mask.PredictedIou;
+                masks++;
             }
             Log.AutomaticMasks(_logger, task.Id, regions.Count, result.Masks.Count, stats.Prompts, stats.DecoderRuns, stats.CropEncodes, stats.Preempted,
                 Stopwatch.GetElapsedTime(start).TotalMilliseconds);
             return new PredictionResult
             {
                 Result = regions,
-                Score = regions.Count == 0 ? 0 : Math.Round(scoreSum / regions.Count, 4),
+                Score = masks == 0 ? 0 : Math.Round(scoreSum / masks, 4),
                 ModelVersion = ModelVersion,
             };
         }

@@ -39,7 +39,7 @@ internal sealed class ServerOptions
 /// options object per stage, through the one <see cref="SettingReader"/>. The server and the command line both read here.
 /// </summary>
 internal sealed record Sam2Settings(ModelOptions Model, DecoderOptions Decoder, CacheOptions Cache, LabelStudioOptions LabelStudio, ServerOptions Server,
-    AutomaticOptions Automatic)
+    MaskOutputOptions Output, AutomaticOptions Automatic)
 {
     // Braces would break the Redis Cluster hash tags; whitespace would break the keys' readability in redis-cli.
     private static readonly System.Buffers.SearchValues<char> s_prefixForbidden = System.Buffers.SearchValues.Create("{} \t\r\n");
@@ -60,6 +60,7 @@ internal sealed record Sam2Settings(ModelOptions Model, DecoderOptions Decoder, 
         "PREFETCH_QUEUE", "REDIS_URL", "CACHE_DTYPE", "CACHE_TTL", "CACHE_PREFIX", "LOCK_TTL", "LOCK_WAIT", "SHUTDOWN_TIMEOUT", "LOG_LEVEL",
         "LABEL_STUDIO_URL", "LABEL_STUDIO_HOST", "LABEL_STUDIO_API_KEY", "LABEL_STUDIO_ACCESS_TOKEN", "LOCAL_FILES_DOCUMENT_ROOT",
         "FETCH_TIMEOUT", "IMAGE_URL_POLICY", "IMAGE_URL_ALLOWLIST", "BASIC_AUTH_USER", "BASIC_AUTH_PASS", "WEBHOOK_SECRET", "MODEL_BASE_URL",
+        "MASK_OUTPUT", "POLYGON_MIN_AREA", "POLYGON_TOLERANCE", "POLYGON_MAX_POINTS",
         "AUTO_MASKS", "AUTO_LABEL", "AUTO_MAX_REGIONS", "AUTO_PREDICT_BUDGET", "AUTO_QUEUE", .. AutomaticGeneratorNames,
     ];
 
@@ -68,7 +69,7 @@ internal sealed record Sam2Settings(ModelOptions Model, DecoderOptions Decoder, 
     public static Sam2Settings Read(IConfiguration configuration)
     {
         var r = new SettingReader(configuration);
-        return new Sam2Settings(ReadModel(r), ReadDecoder(r), ReadCache(r), ReadLabelStudio(r), ReadServer(r), ReadAutomatic(r));
+        return new Sam2Settings(ReadModel(r), ReadDecoder(r), ReadCache(r), ReadLabelStudio(r), ReadServer(r), ReadOutput(r), ReadAutomatic(r));
     }
 
     /// <summary>The encoder stage's settings, shared by the decoder and cache stages (model files, device).</summary>
@@ -152,6 +153,19 @@ internal sealed record Sam2Settings(ModelOptions Model, DecoderOptions Decoder, 
         }
         return options;
     }
+
+    /// <summary>Which regions a mask becomes, and how polygons are made (also <c>segment --polygons</c>).</summary>
+    public static MaskOutputOptions ReadOutput(SettingReader r) => new()
+    {
+        Output = r.Choice("MASK_OUTPUT", MaskOutput.Auto,
+            ("auto", MaskOutput.Auto), ("brush", MaskOutput.Brush), ("polygon", MaskOutput.Polygon), ("both", MaskOutput.Both)),
+        Polygon = new PolygonOptions
+        {
+            MinArea = r.Int("POLYGON_MIN_AREA", 64, 1, int.MaxValue),
+            Tolerance = r.Double("POLYGON_TOLERANCE", 1.0, 0, 1000),
+            MaxPoints = r.Int("POLYGON_MAX_POINTS", 1000, 4, 1_000_000),
+        },
+    };
 
     public static CacheOptions ReadCache(SettingReader r)
     {

@@ -62,7 +62,7 @@ internal sealed class SettingReader(IConfiguration configuration)
     /// <inheritdoc cref="Long"/>
     public int Int(string key, int fallback, int min, int max) => (int)Long(key, fallback, min, max);
 
-    /// <summary>A decimal number (invariant culture, e.g. <c>0.8</c>, <c>1e-3</c>) from <paramref name="min"/> to <paramref name="max"/>.</summary>
+    /// <summary>A finite decimal number (invariant culture: <c>1.5</c>) from <paramref name="min"/> to <paramref name="max"/>.</summary>
     public double Double(string key, double fallback, double min, double max)
     {
         if (Text(key) is not { } raw) return fallback;

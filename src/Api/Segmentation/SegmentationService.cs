@@ -1,6 +1,4 @@
-using System.Diagnostics;
 using Sam2Interactive.Api.LabelStudio;
-using Sam2Interactive.Api.Metrics;
 using Sam2Interactive.Cache;
 using Sam2Interactive.Decoder;
 using Sam2Interactive.Encoder;
@@ -8,11 +6,12 @@ using Sam2Interactive.Encoder;
 namespace Sam2Interactive.Api.Segmentation;
 
 /// <summary>
-/// The click path: task image → cached embedding (fetched and encoded once) → one decoder run per object → brush RLE.
+/// The click path: task image → cached embedding (fetched and encoded once) → one decoder run per object → the regions
+/// the labeling configuration asks for (<see cref="MaskRegions"/>).
 /// </summary>
 /// <remarks>The sessions are resolved on first use, so the host (and /health, answering 503 while models load) starts
 /// before the model files are loaded and warmed.</remarks>
-internal sealed class SegmentationService(EmbeddingStore store, ImageFetcher fetcher, ModelOptions models, ApiMetrics metrics, IServiceProvider services)
+internal sealed class SegmentationService(EmbeddingStore store, ImageFetcher fetcher, ModelOptions models, MaskRegions maskRegions, IServiceProvider services)
 {
     private Sam2Encoder Encoder => services.GetRequiredService<Sam2Encoder>();
 
@@ -46,6 +45,7 @@ internal sealed class SegmentationService(EmbeddingStore store, ImageFetcher fet
         using var embedding = await GetEmbeddingAsync(imageUri, taskId, EncodePriority.Click, cancellationToken).ConfigureAwait(false);
         var regions = new List<Region>(objects.Count);
         double scoreSum = 0;
+        var scored = 0;
         // Objects of one call share the frame size in practice; group anyway so each mask has its context's exact size.
         foreach (var group in objects.Select((o, i) => (o, i)).GroupBy(x => (x.o.OriginalWidth, x.o.OriginalHeight)))
         {
@@ -55,9 +55,9 @@ internal sealed class SegmentationService(EmbeddingStore store, ImageFetcher fet
             {
                 for (var k = 0; k < masks.Length; k++)
                 {
-                    var o = items[k].o;
                     scoreSum += masks[k].Score;
-                    regions.Add(MaskRegion(o.Target, o.Label, masks[k].Pixels, o.OriginalWidth, o.OriginalHeight, o.ImageRotation, masks[k].Score));
+                    scored++;
+                    maskRegions.Add(regions, items[k].o, masks[k], taskId);
                 }
             }
             finally
@@ -65,32 +65,6 @@ internal sealed class SegmentationService(EmbeddingStore store, ImageFetcher fet
                 foreach (var m in masks) m.Dispose();
             }
         }
-        return new PredictionResult { Result = regions, Score = regions.Count == 0 ? 0 : Math.Round(scoreSum / regions.Count, 4), ModelVersion = ModelVersion };
+        return new PredictionResult { Result = regions, Score = regions.Count == 0 ? 0 : Math.Round(scoreSum / scored, 4), ModelVersion = ModelVersion };
     }
-
-    /// <summary>
-    /// The region of one mask (<paramref name="width"/>×<paramref name="height"/> bytes, non-zero = foreground) on
-    /// <paramref name="target"/>'s mask control: the one place regions are built, for clicks and automatic masks alike.
-    /// </summary>
-    public Region MaskRegion(ImageTarget target, string label, ReadOnlySpan<byte> pixels, int width, int height, int imageRotation, double score)
-    {
-        var rleStart = Stopwatch.GetTimestamp();
-        var rle = BrushRle.Encode(pixels[..(width * height)]);
-        metrics.Stage("rle", rleStart);
-        return new Region
-        {
-            Id = RegionId(),
-            FromName = target.BrushLabels!.Name,
-            ToName = target.ImageName,
-            OriginalWidth = width,
-            OriginalHeight = height,
-            ImageRotation = imageRotation,
-            Value = new BrushValue { Rle = rle, BrushLabels = [label] },
-            Score = Math.Round(score, 4),
-            Readonly = false,
-        };
-    }
-
-    // Unique within a response (the frontend cannot draw two regions with one id) and across calls.
-    private static string RegionId() => Convert.ToHexStringLower(Guid.NewGuid().ToByteArray().AsSpan(0, 5));
 }

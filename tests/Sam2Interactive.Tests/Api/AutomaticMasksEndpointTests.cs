@@ -86,6 +86,36 @@ public sealed class AutomaticMasksEndpointTests
         Assert.That(_ls.Predictions.Where(p => p.Task == 41), Is.Empty, "answered in the response, nothing posted");
     }
 
+    private const string PolygonConfig = """
+        <View>
+          <Image name="image" value="$image"/>
+          <PolygonLabels name="poly" toName="image"><Label value="Thing"/></PolygonLabels>
+          <KeyPointLabels name="tag2" toName="image" smart="true"><Label value="Thing"/></KeyPointLabels>
+        </View>
+        """;
+
+    [Test]
+    public async Task Predict_TaskOpenedPolygonConfig_AnswersPolygonRegionsOnePerObject()
+    {
+        await using var server = await StartServer(_ls, "90s");
+        var image = AddTask(47);
+        var disc = AutomaticScenes.Disc(W, H);
+        await server.PostAsync("/predict", LabelStudioBodies.Predict(image, LabelStudioBodies.KeyPoint(disc.MidX, disc.MidY, true, W, H, "Thing"), PolygonConfig, 47));
+
+        var (status, json) = await server.PostAsync("/predict", LabelStudioBodies.Predict(image, null, PolygonConfig, 47));
+
+        Assert.That(status, Is.EqualTo(HttpStatusCode.OK), json.RootElement.ToString());
+        var regions = json.RootElement.GetProperty("results")[0].GetProperty("result").EnumerateArray().ToList();
+        Assert.That(regions.Select(r => r.GetProperty("type").GetString()), Is.All.EqualTo("polygonlabels"));
+        Assert.That(regions.Select(r => r.GetProperty("value").GetProperty("polygonlabels")[0].GetString()), Is.All.EqualTo("Thing"));
+        foreach (var (name, truth) in _scene.Objects)
+        {
+            var matching = regions.Count(r => Scenes.IoU(PolygonRaster.Fill([[.. r.GetProperty("value").GetProperty("points").EnumerateArray()
+                .Select(p => (p[0].GetDouble() / 100 * W, p[1].GetDouble() / 100 * H))]], W, H), truth) >= 0.9);
+            Assert.That(matching, Is.EqualTo(1), name);
+        }
+    }
+
     [Test]
     public async Task Predict_TaskOpenedWorkDoesNotFit_AnswersAtOnceAndPostsThePredictionOnce()
     {
