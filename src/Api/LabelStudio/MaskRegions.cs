@@ -192,19 +192,22 @@ internal sealed class MaskRegions(MaskOutputOptions options, ApiMetrics metrics,
     }
 
     private static Region NewRegion(ImageTarget target, int width, int height, int imageRotation, LabelControl control, string type, RegionValue value,
-        double score) => new()
+        double score)
     {
-        Id = RegionId(),
-        FromName = control.Name,
-        ToName = target.ImageName,
-        Type = type,
-        OriginalWidth = width,
-        OriginalHeight = height,
-        ImageRotation = imageRotation,
-        Value = value,
-        Score = score,
-        Readonly = false,
-    };
+        return new Region
+        {
+            Id = RegionId(),
+            FromName = control.Name,
+            ToName = target.ImageName,
+            Type = type,
+            OriginalWidth = width,
+            OriginalHeight = height,
+            ImageRotation = imageRotation,
+            Value = value,
+            Score = score,
+            Readonly = false,
+        };
+    }
 
     // Unique within a response (the frontend cannot draw two regions with one id) and across calls.
     private static string RegionId() => Convert.ToHexStringLower(Guid.NewGuid().ToByteArray().AsSpan(0, 5));
