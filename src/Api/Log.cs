@@ -2,7 +2,7 @@ namespace Sam2Interactive.Api;
 
 /// <summary>
 /// The host's log messages; EventIds 1000-1999 (start-up 10xx, prefetch 11xx, Label Studio protocol 12xx, image fetch
-/// 13xx). Never renumber, rename or reuse an id: the method name is the EventId's name in operators' telemetry.
+/// 13xx, HTTP API 14xx). Never renumber, rename or reuse an id: the method name is the EventId's name in operators' telemetry.
 /// </summary>
 internal static partial class Log
 {
@@ -30,5 +30,8 @@ internal static partial class Log
     [LoggerMessage(1301, LogLevel.Warning, "Image fetch attempt {Attempt} failed ({Reason}); retrying in {DelayMs} ms")]
     public static partial void FetchRetry(ILogger logger, int attempt, string? reason, int delayMs);
 
-    // Next free ids: 1004, 1102, 1204, 1302
+    [LoggerMessage(1401, LogLevel.Warning, "Background encode of image {ImageId} (POST /api/v1/images?wait=false) failed: {Reason}")]
+    public static partial void BackgroundEncodeFailed(ILogger logger, string imageId, string reason);
+
+    // Next free ids: 1004, 1102, 1204, 1302, 1402
 }
