@@ -230,12 +230,24 @@ internal static class ImageApiEndpoints
 
     private static MaskResult ToResult(MaskFields f) => new()
     {
-        Score = f.Score, Bbox = f.Bbox, Area = f.Area, Png = f.Png, CocoRle = f.CocoRle, Polygons = f.Polygons, LsBrush = f.LsBrush,
+        Score = f.Score,
+        Bbox = f.Bbox,
+        Area = f.Area,
+        Png = f.Png,
+        CocoRle = f.CocoRle,
+        Polygons = f.Polygons,
+        LsBrush = f.LsBrush,
     };
 
     private static SegmentedObject ToObject(MaskFields f, IReadOnlyList<MaskResult>? alternatives) => new()
     {
-        Score = f.Score, Bbox = f.Bbox, Area = f.Area, Png = f.Png, CocoRle = f.CocoRle, Polygons = f.Polygons, LsBrush = f.LsBrush,
+        Score = f.Score,
+        Bbox = f.Bbox,
+        Area = f.Area,
+        Png = f.Png,
+        CocoRle = f.CocoRle,
+        Polygons = f.Polygons,
+        LsBrush = f.LsBrush,
         Alternatives = alternatives,
     };
 
