@@ -1,10 +1,11 @@
 // SAM2 playground: one image, points and boxes, masks from POST /api/v1/images/{id}/segment (docs/api.md).
 // Plain script, no build step, no network but this server. Events for scripts and tests on document:
 //   sam2:ready {imageId, width, height, cached}   the embedding exists, clicks can start
-//   sam2:mask  {seq, score, decodeMs, area}       a mask was drawn on #overlay
+//   sam2:mask  {seq, score, decodeMs, shownMs, area, bbox}  a mask was drawn on #overlay (shownMs: prompt → drawn)
 //   sam2:download {name}                          a file download was started
 //   sam2:error {message}
-// window.sam2 holds counters (readyCount, maskCount, downloadCount) so a waiter that arrives late does not miss an event.
+// window.sam2 holds counters (readyCount, maskCount, downloadCount) so a waiter that arrives late does not miss an event,
+// and lastMask (the last sam2:mask detail).
 "use strict";
 
 (() => {
@@ -167,6 +168,7 @@
   async function segment() {
     const object = current;
     const mine = ++seq;
+    const started = performance.now();
     if (!object.points.length && !object.box) {
       object.result = null;
       object.layer = null;
@@ -174,17 +176,13 @@
       updateButtons();
       return;
     }
-    const outputs = ["png", "ls_brush"];
-    if ((await info)?.outputs.includes("polygons")) outputs.push("polygons");
-    const body = { output: outputs };
-    if (object.points.length) { body.points = object.points; body.labels = object.labels; }
-    if (object.box) body.boxes = [object.box];
+    // Only what is drawn at once: the PNG, and the outline when it is shown. The downloads ask for their own encodings.
+    const outputs = ["png"];
+    if ($("outline").checked && (await info)?.outputs.includes("polygons")) outputs.push("polygons");
     status("Segmenting…", "busy");
     let response;
     try {
-      response = await fetch(new URL(`images/${image.id}/segment`, api), {
-        method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(body),
-      });
+      response = await request(object, outputs);
     } catch {
       fail("The server cannot be reached.");
       return;
@@ -201,9 +199,20 @@
     if (mine !== seq || object !== current) return;
     drawOverlay();
     updateButtons();
-    status(`Score ${result.score.toFixed(3)} · decode ${answer.timings_ms.decode.toFixed(1)} ms · ${result.area} px`, "ready");
+    const shownMs = performance.now() - started;
+    status(`Score ${result.score.toFixed(3)} · decode ${answer.timings_ms.decode.toFixed(1)} ms · shown after ${shownMs.toFixed(0)} ms · ${result.area} px`, "ready");
+    sam2.lastMask = { seq: mine, score: result.score, decodeMs: answer.timings_ms.decode, shownMs, area: result.area, bbox: result.bbox };
     sam2.maskCount++;
-    emit("mask", { seq: mine, score: result.score, decodeMs: answer.timings_ms.decode, area: result.area, bbox: result.bbox });
+    emit("mask", sam2.lastMask);
+  }
+
+  function request(object, outputs) {
+    const body = { output: outputs };
+    if (object.points.length) { body.points = object.points; body.labels = object.labels; }
+    if (object.box) body.boxes = [object.box];
+    return fetch(new URL(`images/${image.id}/segment`, api), {
+      method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(body),
+    });
   }
 
   // The 8-bit PNG mask → a canvas in the object's colour (alpha 50%), drawn over the image as is.
@@ -314,7 +323,8 @@
     updateButtons();
     status(`${objects.length} object(s) kept. Click on the next one.`, "ready");
   });
-  $("outline").addEventListener("change", drawMarks);
+  // Turning the outline on asks the server for the current object's polygons.
+  $("outline").addEventListener("change", () => (($("outline").checked && current && current.result && !current.result.polygons) ? segment() : drawMarks()));
   document.addEventListener("keydown", (e) => {
     if ((e.ctrlKey || e.metaKey) && e.key === "z") { e.preventDefault(); undo(); }
     else if (e.key === "n" && !e.ctrlKey && !e.metaKey && !$("new-object").disabled) $("new-object").click();
@@ -338,11 +348,15 @@
     download(`${baseName()}-mask.png`, new Blob([bytes], { type: "image/png" }));
   });
 
-  // The current object as a Label Studio prediction: a BrushLabels item (brush RLE) and, when the server gives
-  // polygons, one PolygonLabels item per polygon (points in percent of the image), for <Image name="image"> with
+  // The current object as a Label Studio prediction (its prompts segmented once more for these encodings): a
+  // BrushLabels item (brush RLE) and, when the server gives polygons, one PolygonLabels item per polygon (points in percent of the image), for <Image name="image"> with
   // <BrushLabels name="tag"> / <PolygonLabels name="polygon">.
-  function labelStudioPrediction() {
-    const r = current.result;
+  async function labelStudioPrediction() {
+    const outputs = ["ls_brush"];
+    if ((await info)?.outputs.includes("polygons")) outputs.push("polygons");
+    const response = await request(current, outputs);
+    if (!response.ok) throw new Error(await errorText(response));
+    const r = (await response.json()).objects[0];
     const id = () => Math.random().toString(36).slice(2, 12);
     const common = { to_name: "image", original_width: image.width, original_height: image.height, image_rotation: 0, score: r.score };
     const items = [{ id: id(), type: "brushlabels", from_name: "tag", ...common,
@@ -354,7 +368,14 @@
     return { model_version: sam2.info ? sam2.info.model : "sam2", score: r.score, result: items };
   }
   sam2.labelStudioPrediction = labelStudioPrediction;
-  $("download-ls").addEventListener("click", () => {
-    download(`${baseName()}-label-studio.json`, new Blob([JSON.stringify(labelStudioPrediction(), null, 1)], { type: "application/json" }));
+  $("download-ls").addEventListener("click", async () => {
+    let prediction;
+    try {
+      prediction = await labelStudioPrediction();
+    } catch (e) {
+      fail("The Label Studio JSON could not be made: " + e.message);
+      return;
+    }
+    download(`${baseName()}-label-studio.json`, new Blob([JSON.stringify(prediction, null, 1)], { type: "application/json" }));
   });
 })();
