@@ -18,7 +18,7 @@ internal static partial class Log
     [LoggerMessage(1101, LogLevel.Warning, "Prefetch of task {TaskId} failed: {Reason}")]
     public static partial void PrefetchFailed(ILogger logger, long? taskId, string reason);
 
-    [LoggerMessage(1201, LogLevel.Information, "Label config has no usable BrushLabels, answering with no results: {Problem}")]
+    [LoggerMessage(1201, LogLevel.Information, "Label config gives no masks, answering with no results: {Problem}")]
     public static partial void NoBrushControl(ILogger logger, string problem);
 
     [LoggerMessage(1202, LogLevel.Information, "Task {TaskId}: {Regions} region(s) in {Milliseconds:F1} ms")]
@@ -27,11 +27,17 @@ internal static partial class Log
     [LoggerMessage(1203, LogLevel.Information, "Webhook {Action}: {Queued} image(s) queued for prefetch")]
     public static partial void WebhookQueued(ILogger logger, string action, int queued);
 
+    [LoggerMessage(1204, LogLevel.Warning, "MASK_OUTPUT={Output}, but Image '{Image}' has no {Controls} control: those regions are left out (logged once per labeling configuration).")]
+    public static partial void MaskOutputMissing(ILogger logger, string output, string image, string controls);
+
+    [LoggerMessage(1205, LogLevel.Information, "Task {TaskId}: the mask ({Pixels} pixels) has no connected component of at least POLYGON_MIN_AREA={MinArea} pixels, so no polygon region.")]
+    public static partial void NoPolygonComponent(ILogger logger, long? taskId, int pixels, int minArea);
+
     [LoggerMessage(1301, LogLevel.Warning, "Image fetch attempt {Attempt} failed ({Reason}); retrying in {DelayMs} ms")]
     public static partial void FetchRetry(ILogger logger, int attempt, string? reason, int delayMs);
 
     [LoggerMessage(1401, LogLevel.Warning, "Background encode of image {ImageId} (POST /api/v1/images?wait=false) failed: {Reason}")]
     public static partial void BackgroundEncodeFailed(ILogger logger, string imageId, string reason);
 
-    // Next free ids: 1004, 1102, 1204, 1302, 1402
+    // Next free ids: 1004, 1102, 1206, 1302, 1402
 }

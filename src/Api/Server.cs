@@ -66,6 +66,8 @@ internal static class Server
         builder.Services.AddHostedService<ModelWarmup>();
         builder.Services.AddSingleton<ImageFetcher>();
         builder.Services.AddSingleton(new LabelConfigParser());
+        builder.Services.AddSingleton(settings.Output);
+        builder.Services.AddSingleton<MaskRegions>();
         builder.Services.AddSingleton<SegmentationService>();
         builder.Services.AddSingleton<PrefetchQueue>();
         builder.Services.AddHostedService(sp => sp.GetRequiredService<PrefetchQueue>());

@@ -137,3 +137,34 @@ public class MaskPngBenchmarks
         return png.WrittenCount;
     }
 }
+
+/// <summary>
+/// Polygon output of a 4000×3000 mask of one large object (the RLE kernel's mask: a disc upsampled from 256×256 logits,
+/// as SAM2 masks are): tracing the pixel-edge boundary alone, and tracing + simplifying with the default settings
+/// (what a polygon region costs), beside the brush RLE of the same mask. Issue 10 goal: ≤ 20 ms. Allocations: the run table
+/// is pooled; the boundary's corners, the simplified points and the result are allocated (∝ perimeter, not pixels).
+/// </summary>
+[MemoryDiagnoser]
+public class PolygonBenchmarks
+{
+    private const int Width = 4000, Height = 3000;
+    private readonly byte[] _mask = new byte[Width * Height];
+    private readonly PolygonOptions _options = new();
+    private byte[] _buffer = [];
+
+    [GlobalSetup]
+    public void Setup()
+    {
+        MaskPostprocessor.UpsampleAndThreshold(UpsampleBenchmarks.DiscLogits(), Width, Height, _mask);
+        _buffer = new byte[BrushRle.GetMaxEncodedLength(_mask.Length)];
+    }
+
+    [Benchmark(Baseline = true)]
+    public int BrushRle4000x3000() => BrushRle.Encode(_mask, _buffer);
+
+    [Benchmark]
+    public int TraceOnly4000x3000() => MaskContours.OuterRings(_mask, Width, Height, _options.MinArea)[0].Points.Length;
+
+    [Benchmark]
+    public int Polygons4000x3000() => MaskPolygons.Trace(_mask, Width, Height, _options)[0].Points.Length;
+}

@@ -25,9 +25,14 @@ internal static class SegmentCommand
         var boxes = new Option<string[]>("--box") { Description = "Box x0,y0,x1,y1 (repeatable: one mask per box, written as their union)." };
         var output = new Option<string>("--out") { Description = "Mask PNG to write (8-bit, 0 or 255).", Required = true };
         var json = new Option<bool>("--json") { Description = "Print one JSON object with width, height, score, encode_ms, decode_ms." };
+        var polygons = new Option<bool>("--polygons")
+        {
+            Description = "Add \"polygons\": [[[x,y],...],...] (pixels, one per connected component of the mask, largest first) to the " +
+                "JSON, which is then printed; POLYGON_MIN_AREA, POLYGON_TOLERANCE and POLYGON_MAX_POINTS apply.",
+        };
         var command = new Command("segment", "Segment one image with SAM2 and write the mask as a PNG.")
         {
-            encoder, decoder, modelDir, model, image, points, negatives, boxes, output, json,
+            encoder, decoder, modelDir, model, image, points, negatives, boxes, output, json, polygons,
         };
         command.SetAction(parse =>
         {
@@ -45,8 +50,10 @@ internal static class SegmentCommand
                 var clicks = (parse.GetValue(points) ?? []).Select(p => ParsePoint(p, true))
                     .Concat((parse.GetValue(negatives) ?? []).Select(p => ParsePoint(p, false))).ToList();
                 var boxList = (parse.GetValue(boxes) ?? []).Select(ParseBox).ToList();
-                var result = Run(Sam2Settings.ReadModel(settings), Sam2Settings.ReadDecoder(settings), parse.GetValue(image)!, clicks, boxList, parse.GetValue(output)!);
-                if (parse.GetValue(json))
+                var polygonOptions = parse.GetValue(polygons) ? Sam2Settings.ReadOutput(settings).Polygon : null;
+                var result = Run(Sam2Settings.ReadModel(settings), Sam2Settings.ReadDecoder(settings), parse.GetValue(image)!, clicks, boxList, parse.GetValue(output)!,
+                    polygonOptions);
+                if (parse.GetValue(json) || polygonOptions is not null)
                 {
                     Console.Out.WriteLine(JsonSerializer.Serialize(result, SegmentJsonContext.Default.SegmentResult));
                 }
@@ -61,9 +68,10 @@ internal static class SegmentCommand
         return command;
     }
 
-    /// <summary>Encodes the image once, decodes every prompt, writes the union mask. Returns the timings and scores.</summary>
+    /// <summary>Encodes the image once, decodes every prompt, writes the union mask. Returns the timings and scores, and
+    /// with <paramref name="polygonOptions"/> the union mask's polygons in pixels.</summary>
     internal static SegmentResult Run(ModelOptions options, DecoderOptions decoderOptions, string imagePath, IReadOnlyList<PromptPoint> clicks,
-        IReadOnlyList<PromptBox> boxes, string outPath)
+        IReadOnlyList<PromptBox> boxes, string outPath, PolygonOptions? polygonOptions = null)
     {
         if (clicks.Count == 0 && boxes.Count == 0) throw new ArgumentException("give at least one --point, --negative or --box");
         // The stages as the server composes them, with a meter scope of their own for the stage timings printed below.
@@ -96,9 +104,12 @@ internal static class SegmentCommand
                 System.Numerics.Tensors.TensorPrimitives.BitwiseOr(union, masks[i].Pixels, union);
             }
             WritePng(outPath, union, width, height);
+            var polygons = polygonOptions is null ? null
+                : MaskPolygons.Trace(union, width, height, polygonOptions)
+                    .Select(p => p.Points.Select(q => new[] { Math.Round(q.X, 4), Math.Round(q.Y, 4) }).ToArray()).ToArray();
             return new SegmentResult(width, height, masks.Max(m => m.Score), masks.Select(m => m.Score).ToArray(),
                 Math.Round(encodeMs, 2), Math.Round(stages.Milliseconds("encode"), 2), Math.Round(decodeMs, 2),
-                encoder.Format, decoder.Format, masks.Length, union.Length - System.MemoryExtensions.Count(union, (byte)0));
+                encoder.Format, decoder.Format, masks.Length, union.Length - System.MemoryExtensions.Count(union, (byte)0), polygons);
         }
         finally
         {
@@ -141,7 +152,9 @@ internal static class SegmentCommand
 internal sealed record SegmentResult(
     int Width, int Height, float Score, float[] Scores,
     double EncodeMs, double EncoderRunMs, double DecodeMs,
-    string EncoderFormat, string DecoderFormat, int Masks, int ForegroundPixels);
+    string EncoderFormat, string DecoderFormat, int Masks, int ForegroundPixels,
+    [property: System.Text.Json.Serialization.JsonIgnore(Condition = System.Text.Json.Serialization.JsonIgnoreCondition.WhenWritingNull)]
+    double[][][]? Polygons = null);
 
 [System.Text.Json.Serialization.JsonSourceGenerationOptions(PropertyNamingPolicy = System.Text.Json.Serialization.JsonKnownNamingPolicy.SnakeCaseLower)]
 [System.Text.Json.Serialization.JsonSerializable(typeof(SegmentResult))]

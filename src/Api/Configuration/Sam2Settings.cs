@@ -39,7 +39,8 @@ internal sealed class ServerOptions
 /// The settings model: maps the flat environment keys (docs/configuration.md; the seed backend's names included) onto one
 /// options object per stage, through the one <see cref="SettingReader"/>. The server and the command line both read here.
 /// </summary>
-internal sealed record Sam2Settings(ModelOptions Model, DecoderOptions Decoder, CacheOptions Cache, LabelStudioOptions LabelStudio, ServerOptions Server)
+internal sealed record Sam2Settings(ModelOptions Model, DecoderOptions Decoder, CacheOptions Cache, LabelStudioOptions LabelStudio, ServerOptions Server,
+    MaskOutputOptions Output)
 {
     // Braces would break the Redis Cluster hash tags; whitespace would break the keys' readability in redis-cli.
     private static readonly System.Buffers.SearchValues<char> s_prefixForbidden = System.Buffers.SearchValues.Create("{} \t\r\n");
@@ -52,6 +53,7 @@ internal sealed record Sam2Settings(ModelOptions Model, DecoderOptions Decoder, 
         "PREFETCH_QUEUE", "REDIS_URL", "CACHE_DTYPE", "CACHE_TTL", "CACHE_PREFIX", "LOCK_TTL", "LOCK_WAIT", "SHUTDOWN_TIMEOUT", "LOG_LEVEL",
         "LABEL_STUDIO_URL", "LABEL_STUDIO_HOST", "LABEL_STUDIO_API_KEY", "LABEL_STUDIO_ACCESS_TOKEN", "LOCAL_FILES_DOCUMENT_ROOT",
         "FETCH_TIMEOUT", "IMAGE_URL_POLICY", "IMAGE_URL_ALLOWLIST", "BASIC_AUTH_USER", "BASIC_AUTH_PASS", "WEBHOOK_SECRET", "MODEL_BASE_URL",
+        "MASK_OUTPUT", "POLYGON_MIN_AREA", "POLYGON_TOLERANCE", "POLYGON_MAX_POINTS",
         "MAX_PROMPTS",
     ];
 
@@ -60,7 +62,7 @@ internal sealed record Sam2Settings(ModelOptions Model, DecoderOptions Decoder, 
     public static Sam2Settings Read(IConfiguration configuration)
     {
         var r = new SettingReader(configuration);
-        return new Sam2Settings(ReadModel(r), ReadDecoder(r), ReadCache(r), ReadLabelStudio(r), ReadServer(r));
+        return new Sam2Settings(ReadModel(r), ReadDecoder(r), ReadCache(r), ReadLabelStudio(r), ReadServer(r), ReadOutput(r));
     }
 
     /// <summary>The encoder stage's settings, shared by the decoder and cache stages (model files, device).</summary>
@@ -100,6 +102,19 @@ internal sealed record Sam2Settings(ModelOptions Model, DecoderOptions Decoder, 
         MaxHoleArea = r.Int("MAX_HOLE_AREA", 0, 0, 65536),
         MaxSprinkleArea = r.Int("MAX_SPRINKLE_AREA", 0, 0, 65536),
         Workers = r.Int("WORKERS", 2, 1, 256),
+    };
+
+    /// <summary>Which regions a mask becomes, and how polygons are made (also <c>segment --polygons</c>).</summary>
+    public static MaskOutputOptions ReadOutput(SettingReader r) => new()
+    {
+        Output = r.Choice("MASK_OUTPUT", MaskOutput.Auto,
+            ("auto", MaskOutput.Auto), ("brush", MaskOutput.Brush), ("polygon", MaskOutput.Polygon), ("both", MaskOutput.Both)),
+        Polygon = new PolygonOptions
+        {
+            MinArea = r.Int("POLYGON_MIN_AREA", 64, 1, int.MaxValue),
+            Tolerance = r.Double("POLYGON_TOLERANCE", 1.0, 0, 1000),
+            MaxPoints = r.Int("POLYGON_MAX_POINTS", 1000, 4, 1_000_000),
+        },
     };
 
     public static CacheOptions ReadCache(SettingReader r)

@@ -62,6 +62,15 @@ internal sealed class SettingReader(IConfiguration configuration)
     /// <inheritdoc cref="Long"/>
     public int Int(string key, int fallback, int min, int max) => (int)Long(key, fallback, min, max);
 
+    /// <summary>A finite decimal number (invariant culture: <c>1.5</c>) from <paramref name="min"/> to <paramref name="max"/>.</summary>
+    public double Double(string key, double fallback, double min, double max)
+    {
+        if (Text(key) is not { } raw) return fallback;
+        if (!double.TryParse(raw, NumberStyles.Float, CultureInfo.InvariantCulture, out var value) || !double.IsFinite(value) || value < min || value > max)
+            throw Invalid(key, $"a number from {min.ToString(CultureInfo.InvariantCulture)} to {max.ToString(CultureInfo.InvariantCulture)}", raw);
+        return value;
+    }
+
     /// <summary>
     /// A duration: plain seconds (<c>30</c>, <c>0.5</c>), a number with a unit (<c>500ms</c>, <c>30s</c>, <c>2m</c>,
     /// <c>12h</c>, <c>7d</c>) or <c>[d.]hh:mm:ss</c>, from <paramref name="min"/> to <paramref name="max"/>.
@@ -137,15 +146,7 @@ internal sealed class SettingReader(IConfiguration configuration)
         if (s.Length == 0) return null;
         if (s.Contains(':', StringComparison.Ordinal))
             return TimeSpan.TryParse(s, CultureInfo.InvariantCulture, out var span) && span >= TimeSpan.Zero ? span : null;
-        var unit = 1.0;
-        foreach (var (suffix, seconds) in s_durationUnits)
-        {
-            if (s.EndsWith(suffix, StringComparison.Ordinal) && s.Length > suffix.Length && char.IsDigit(s[^(suffix.Length + 1)]))
-            {
-                (s, unit) = (s[..^suffix.Length], seconds);
-                break;
-            }
-        }
+        (s, var unit) = SplitUnit(s, s_durationUnits, 1.0);
         if (!double.TryParse(s, NumberStyles.AllowDecimalPoint, CultureInfo.InvariantCulture, out var value)) return null;
         var total = value * unit;
         if (!double.IsFinite(total) || total > TimeSpan.FromDays(3650).TotalSeconds) return null;
@@ -155,18 +156,22 @@ internal sealed class SettingReader(IConfiguration configuration)
     internal static long? ParseSize(string text, long plainUnit)
     {
         var s = text.Trim().ToLowerInvariant().Replace(" ", "", StringComparison.Ordinal);
-        var unit = plainUnit;
-        foreach (var (suffix, bytes) in s_sizeUnits)
-        {
-            if (s.EndsWith(suffix, StringComparison.Ordinal) && s.Length > suffix.Length && char.IsDigit(s[^(suffix.Length + 1)]))
-            {
-                (s, unit) = (s[..^suffix.Length], bytes);
-                break;
-            }
-        }
+        (s, var unit) = SplitUnit(s, s_sizeUnits, plainUnit);
         if (!double.TryParse(s, NumberStyles.AllowDecimalPoint, CultureInfo.InvariantCulture, out var value)) return null;
         var total = value * unit;
         return double.IsFinite(total) && total <= long.MaxValue ? (long)Math.Round(total) : null;
+    }
+
+    /// <summary>"30s" → ("30", factor of "s"); a number without a known unit → (text, <paramref name="plain"/>). The unit must
+    /// follow a digit, so "ms" is not read as "m" + "s".</summary>
+    private static (string Number, T Factor) SplitUnit<T>(string text, (string Suffix, T Factor)[] units, T plain)
+    {
+        foreach (var (suffix, factor) in units)
+        {
+            if (text.EndsWith(suffix, StringComparison.Ordinal) && text.Length > suffix.Length && char.IsDigit(text[^(suffix.Length + 1)]))
+                return (text[..^suffix.Length], factor);
+        }
+        return (text, plain);
     }
 
     private static string Show(TimeSpan t) =>

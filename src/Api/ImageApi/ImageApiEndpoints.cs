@@ -168,7 +168,7 @@ internal static class ImageApiEndpoints
     }
 
     private static async Task<IResult> Segment([FromRoute(Name = "image_id")] string imageId, HttpRequest request, EmbeddingStore store,
-        ServerOptions server, ApiMetrics metrics, IServiceProvider services, CancellationToken cancellationToken)
+        ServerOptions server, MaskOutputOptions output, ApiMetrics metrics, IServiceProvider services, CancellationToken cancellationToken)
     {
         var start = Stopwatch.GetTimestamp();
         SegmentRequest? body;
@@ -202,8 +202,8 @@ internal static class ImageApiEndpoints
             var objects = new List<SegmentedObject>(candidates.Length);
             foreach (var masks in candidates)
             {
-                var best = MaskOutputs.Encode(masks[0], outputs, metrics);
-                var alternatives = body.Multimask ? masks.Skip(1).Select(m => ToResult(MaskOutputs.Encode(m, outputs, metrics))).ToList() : null;
+                var best = MaskOutputs.Encode(masks[0], outputs, output.Polygon, metrics);
+                var alternatives = body.Multimask ? masks.Skip(1).Select(m => ToResult(MaskOutputs.Encode(m, outputs, output.Polygon, metrics))).ToList() : null;
                 objects.Add(ToObject(best, alternatives));
             }
             var end = Stopwatch.GetTimestamp();

@@ -103,8 +103,9 @@ internal class MaskResult
     [Description("COCO compressed RLE (column-major), as pycocotools.mask.encode writes it.")]
     public CocoRleValue? CocoRle { get; init; }
 
-    [Description("The mask's outlines, one per connected component (largest first, holes filled), each a list of [x, y] " +
-        "vertices in pixels along pixel edges.")]
+    [Description("The mask's outlines, one per 8-connected component of at least POLYGON_MIN_AREA pixels (largest first, holes " +
+        "filled), each a list of [x, y] vertices in pixel-edge coordinates (pixel (x, y) spans [x, x+1] × [y, y+1]), clockwise, not closed, " +
+        "simplified within POLYGON_TOLERANCE and POLYGON_MAX_POINTS.")]
     public double[][][]? Polygons { get; init; }
 
     [Description("Label Studio's brush RLE (BrushLabels value.rle): the numbers of the byte stream.")]

@@ -3,12 +3,13 @@ using Sam2Interactive.Decoder;
 namespace Sam2Interactive.Api.LabelStudio;
 
 /// <summary>
-/// One object to segment: its prompt in original-image pixels, the BrushLabels label its mask gets, and the
-/// context's image size and rotation to echo in the region (the mask must be exactly W×H).
+/// One object to segment: its prompt in original-image pixels, the label the prompt carried (each mask control maps it
+/// into its own labels: <see cref="ImageTarget.MapLabel(LabelControl, string?)"/>), and the context's image size and
+/// rotation to echo in the region (the mask must be exactly W×H).
 /// </summary>
 internal sealed record InteractivePrompt(
     Prompt Prompt,
-    string Label,
+    string? PromptLabel,
     ImageTarget Target,
     int OriginalWidth,
     int OriginalHeight,
@@ -24,7 +25,7 @@ internal sealed record InteractivePrompt(
 /// <item>percent → pixels: <c>px = pct / 100 · original_width</c> (height for y);</item>
 /// <item>polarity: <c>value.positive</c> (newer protocol, per point) when present, else <c>is_positive</c>, else positive;</item>
 /// <item>a <c>context.event</c> other than <c>predict</c>, items of other types, and items aimed at an Image without
-/// BrushLabels give no prompts.</item>
+/// a mask control (<see cref="MaskKinds"/>) give no prompts.</item>
 /// </list>
 /// </summary>
 internal static class InteractivePromptBuilder
@@ -87,7 +88,7 @@ internal static class InteractivePromptBuilder
                 // The Prompt holds this list by reference; later keypoints of the same target are appended to it.
                 var points = new List<PromptPoint> { point };
                 pointObjects[target] = (prompts.Count, points);
-                prompts.Add(new InteractivePrompt(new Prompt(points), target.MapLabel(FirstLabel(value.KeyPointLabels, value.Labels)),
+                prompts.Add(new InteractivePrompt(new Prompt(points), FirstLabel(value.KeyPointLabels, value.Labels),
                     target, w, h, rotation));
                 continue;
             }
@@ -100,7 +101,7 @@ internal static class InteractivePromptBuilder
             var box = RotatedBoundingBox(x / 100 * w, y / 100 * h, width / 100 * w, height / 100 * h, degrees, w, h)
                 ?? throw new LabelStudioValidationException($"{at}.value",
                     $"{at} (rectangle) lies outside the {w}×{h} image; draw it on the image.");
-            prompts.Add(new InteractivePrompt(new Prompt([], box), target.MapLabel(FirstLabel(value.RectangleLabels, value.Labels)),
+            prompts.Add(new InteractivePrompt(new Prompt([], box), FirstLabel(value.RectangleLabels, value.Labels),
                 target, w, h, rotation));
         }
 

@@ -9,9 +9,9 @@ namespace Sam2Interactive.Api.LabelStudio;
 internal sealed record LabelControl(string Tag, string Name, IReadOnlyList<string> Labels, bool Smart);
 
 /// <summary>
-/// One Image tag and every known control that names it in <c>toName</c>, in configuration order. The mask a prompt gives
-/// goes to <see cref="BrushLabels"/> today (its name is the response <c>from_name</c>, <see cref="ImageName"/> its
-/// <c>to_name</c>); the other mask-capable controls are recorded for the output kinds that use them.
+/// One Image tag and every known control that names it in <c>toName</c>, in configuration order. A prompt's mask goes
+/// to the mask controls <see cref="MaskKinds"/> selects (a control's name is the response <c>from_name</c>,
+/// <see cref="ImageName"/> its <c>to_name</c>).
 /// </summary>
 internal sealed record ImageTarget(string ImageName, string? ValueVariable, IReadOnlyList<LabelControl> Controls)
 {
@@ -60,19 +60,15 @@ internal sealed record ImageTarget(string ImageName, string? ValueVariable, IRea
 
         return labels.Count > 0 ? labels[0] : promptLabel ?? string.Empty;
     }
-
-    /// <summary>The BrushLabels label for a prompt label (see <see cref="MapLabel(LabelControl, string?)"/>).</summary>
-    public string MapLabel(string? promptLabel) =>
-        MapLabel(BrushLabels ?? throw new InvalidOperationException($"image '{ImageName}' has no BrushLabels control"), promptLabel);
 }
 
 /// <summary>
-/// The parts of a label config this backend uses: one <see cref="ImageTarget"/> per Image with a BrushLabels control
-/// (<see cref="Targets"/>), and every Image with the controls that name it (<see cref="Images"/>).
+/// The parts of a label config this backend uses: one <see cref="ImageTarget"/> per Image with a mask control
+/// (<see cref="Targets"/>, <see cref="MaskKinds"/>), and every Image with the controls that name it (<see cref="Images"/>).
 /// </summary>
 internal sealed class LabelConfig(IReadOnlyList<ImageTarget> targets, IReadOnlyList<ImageTarget> images)
 {
-    /// <summary>Images that take prompts and give brush masks; never empty.</summary>
+    /// <summary>Images that take prompts and give masks (they have a mask control); never empty.</summary>
     public IReadOnlyList<ImageTarget> Targets { get; } = targets;
 
     /// <summary>Every Image tag with the known controls that name it, in configuration order.</summary>
@@ -186,19 +182,20 @@ internal sealed class LabelConfigParser
 
         var allImages = images.Select(i => new ImageTarget(i.Name, i.Value,
             [.. controls.Where(c => c.ToNames.Contains(i.Name, StringComparer.Ordinal)).Select(c => c.Control)])).ToList();
-        var brushes = controls.Where(c => c.Control.Tag == "BrushLabels").ToList();
-        if (brushes.Count == 0)
+        var maskTags = MaskKinds.All.SelectMany(MaskKinds.Tags).ToHashSet(StringComparer.Ordinal);
+        var masks = controls.Where(c => maskTags.Contains(c.Control.Tag)).ToList();
+        if (masks.Count == 0)
         {
             return new LabelConfigResult(null,
-                "label_config has no <BrushLabels> control; add <BrushLabels name=\"...\" toName=\"" + images[0].Name +
-                "\"> with the labels masks should get");
+                $"label_config has no mask control ({MaskKinds.TagList()}); add <BrushLabels name=\"...\" toName=\"{images[0].Name}\"> " +
+                $"(or <PolygonLabels name=\"...\" toName=\"{images[0].Name}\"> for polygons) with the labels masks should get");
         }
 
-        var targets = allImages.Where(t => t.BrushLabels is not null).ToList();
+        var targets = allImages.Where(MaskKinds.HasAny).ToList();
         if (targets.Count == 0)
         {
             return new LabelConfigResult(null,
-                $"the <BrushLabels> control '{brushes[0].Control.Name}' has toName=\"{string.Join(',', brushes[0].ToNames)}\", " +
+                $"the <{masks[0].Control.Tag}> control '{masks[0].Control.Name}' has toName=\"{string.Join(',', masks[0].ToNames)}\", " +
                 $"which names no <Image> (images: {string.Join(", ", images.Select(i => i.Name))})");
         }
 

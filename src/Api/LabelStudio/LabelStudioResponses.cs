@@ -27,7 +27,8 @@ internal sealed class PredictionResult
 /// One result region. <see cref="FromName"/> is the control that holds the mask (BrushLabels, …; not the smart control
 /// that sent the prompt); <see cref="OriginalWidth"/>/<see cref="OriginalHeight"/> are echoed from the context and the
 /// mask has exactly that size. Ids must be unique within a response. The kind of region is <see cref="Type"/> with the
-/// matching <see cref="Value"/> (<see cref="BrushValue"/> for <c>brushlabels</c>).
+/// matching <see cref="Value"/>: <see cref="BrushValue"/> for <c>brushlabels</c>/<c>brush</c>, <see cref="PolygonValue"/>
+/// for <c>polygonlabels</c>/<c>polygon</c> (the control's tag in lower case, LS <c>regions/Result.js</c>).
 /// </summary>
 internal sealed class Region
 {
@@ -57,9 +58,10 @@ internal sealed class Region
 /// (Label Studio reads the region's <c>type</c>). Add a <see cref="JsonDerivedTypeAttribute"/> per new kind.
 /// </summary>
 [JsonDerivedType(typeof(BrushValue))]
+[JsonDerivedType(typeof(PolygonValue))]
 internal abstract class RegionValue;
 
-/// <summary><c>{"format":"rle","rle":[bytes],"brushlabels":[label]}</c>.</summary>
+/// <summary><c>{"format":"rle","rle":[bytes],"brushlabels":[label]}</c>; without <c>brushlabels</c> for a Brush control.</summary>
 internal sealed class BrushValue : RegionValue
 {
     public string Format { get; init; } = "rle";
@@ -71,8 +73,26 @@ internal sealed class BrushValue : RegionValue
     [JsonConverter(typeof(RleJsonConverter))]
     public required ReadOnlyMemory<byte> Rle { get; init; }
 
+    /// <summary>The label list; null (not written) for an unlabeled Brush control.</summary>
     [JsonPropertyName("brushlabels")]
-    public required IReadOnlyList<string> BrushLabels { get; init; }
+    public required IReadOnlyList<string>? BrushLabels { get; init; }
+}
+
+/// <summary>
+/// <c>{"points":[[x,y],...],"closed":true,"polygonlabels":[label]}</c>: the vertices in percent of
+/// <c>original_width</c>/<c>original_height</c> (0–100), not repeating the first (LS <c>regions/PolygonRegion.jsx</c>
+/// <c>serialize</c>); without <c>polygonlabels</c> for a Polygon control.
+/// </summary>
+internal sealed class PolygonValue : RegionValue
+{
+    /// <summary>[x, y] pairs in percent.</summary>
+    public required IReadOnlyList<double[]> Points { get; init; }
+
+    public bool Closed { get; init; } = true;
+
+    /// <summary>The label list; null (not written) for an unlabeled Polygon control.</summary>
+    [JsonPropertyName("polygonlabels")]
+    public required IReadOnlyList<string>? PolygonLabels { get; init; }
 }
 
 /// <summary><c>/setup</c> answer; LS reads only <c>model_version</c>.</summary>

@@ -1,6 +1,4 @@
-using System.Diagnostics;
 using Sam2Interactive.Api.LabelStudio;
-using Sam2Interactive.Api.Metrics;
 using Sam2Interactive.Cache;
 using Sam2Interactive.Decoder;
 using Sam2Interactive.Encoder;
@@ -8,11 +6,12 @@ using Sam2Interactive.Encoder;
 namespace Sam2Interactive.Api.Segmentation;
 
 /// <summary>
-/// The click path: task image → cached embedding (fetched and encoded once) → one decoder run per object → brush RLE.
+/// The click path: task image → cached embedding (fetched and encoded once) → one decoder run per object → the regions
+/// the labeling configuration asks for (<see cref="MaskRegions"/>).
 /// </summary>
 /// <remarks>The sessions are resolved on first use, so the host (and /health, answering 503 while models load) starts
 /// before the model files are loaded and warmed.</remarks>
-internal sealed class SegmentationService(EmbeddingStore store, ImageFetcher fetcher, ModelOptions models, ApiMetrics metrics, IServiceProvider services)
+internal sealed class SegmentationService(EmbeddingStore store, ImageFetcher fetcher, ModelOptions models, MaskRegions maskRegions, IServiceProvider services)
 {
     private Sam2Encoder Encoder => services.GetRequiredService<Sam2Encoder>();
 
@@ -44,6 +43,7 @@ internal sealed class SegmentationService(EmbeddingStore store, ImageFetcher fet
         using var embedding = await GetEmbeddingAsync(imageUri, taskId, EncodePriority.Click, cancellationToken).ConfigureAwait(false);
         var regions = new List<Region>(objects.Count);
         double scoreSum = 0;
+        var scored = 0;
         // Objects of one call share the frame size in practice; group anyway so each mask has its context's exact size.
         foreach (var group in objects.Select((o, i) => (o, i)).GroupBy(x => (x.o.OriginalWidth, x.o.OriginalHeight)))
         {
@@ -53,23 +53,9 @@ internal sealed class SegmentationService(EmbeddingStore store, ImageFetcher fet
             {
                 for (var k = 0; k < masks.Length; k++)
                 {
-                    var o = items[k].o;
                     scoreSum += masks[k].Score;
-                    var rleStart = Stopwatch.GetTimestamp();
-                    var rle = BrushRle.Encode(masks[k].Pixels);
-                    metrics.Stage("rle", rleStart);
-                    regions.Add(new Region
-                    {
-                        Id = RegionId(),
-                        FromName = o.Target.BrushLabels!.Name,
-                        ToName = o.Target.ImageName,
-                        OriginalWidth = o.OriginalWidth,
-                        OriginalHeight = o.OriginalHeight,
-                        ImageRotation = o.ImageRotation,
-                        Value = new BrushValue { Rle = rle, BrushLabels = [o.Label] },
-                        Score = Math.Round(masks[k].Score, 4),
-                        Readonly = false,
-                    });
+                    scored++;
+                    maskRegions.Add(regions, items[k].o, masks[k], taskId);
                 }
             }
             finally
@@ -77,9 +63,6 @@ internal sealed class SegmentationService(EmbeddingStore store, ImageFetcher fet
                 foreach (var m in masks) m.Dispose();
             }
         }
-        return new PredictionResult { Result = regions, Score = regions.Count == 0 ? 0 : Math.Round(scoreSum / regions.Count, 4), ModelVersion = ModelVersion };
+        return new PredictionResult { Result = regions, Score = regions.Count == 0 ? 0 : Math.Round(scoreSum / scored, 4), ModelVersion = ModelVersion };
     }
-
-    // Unique within a response (the frontend cannot draw two regions with one id) and across calls.
-    private static string RegionId() => Convert.ToHexStringLower(Guid.NewGuid().ToByteArray().AsSpan(0, 5));
 }

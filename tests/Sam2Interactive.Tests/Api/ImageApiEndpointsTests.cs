@@ -16,8 +16,9 @@ namespace Sam2Interactive.Tests.Api;
 /// <summary>
 /// The HTTP API through real HTTP (Kestrel on loopback, stand-in models, the Label Studio stand-in for URL uploads and
 /// /predict). Every encoding of every mask is decoded independently (PNG by Skia's libpng, COCO RLE by
-/// <see cref="CocoRleReader"/>, brush RLE by the decoder the Label Studio tests use) and compared with the mask the
-/// stand-in decoder gives for the same prompts on the same embedding.
+/// <see cref="CocoRleReader"/>, brush RLE by the decoder the Label Studio tests use, polygons drawn back by
+/// <see cref="PolygonRaster"/>) and compared with the mask the stand-in decoder gives for the same prompts on the same
+/// embedding: identical, and IoU ≥ 0.97 for the simplified polygons.
 /// </summary>
 [TestFixture]
 [NonParallelizable]
@@ -146,7 +147,7 @@ public sealed class ImageApiEndpointsTests
     [TestCaseSource(nameof(PromptCases))]
     public async Task Segment_Prompts_EveryEncodingDecodesToTheModelsMask(string promptJson, Prompt[] prompts, string[] objects)
     {
-        var (status, json) = await Segment(_imageId, promptJson + ""","output":["png","coco_rle","ls_brush"]}""");
+        var (status, json) = await Segment(_imageId, promptJson + ""","output":["png","coco_rle","polygons","ls_brush"]}""");
 
         Assert.That(status, Is.EqualTo(HttpStatusCode.OK), json.RootElement.ToString());
         var root = json.RootElement;
@@ -169,7 +170,11 @@ public sealed class ImageApiEndpointsTests
                 Assert.That(o.GetProperty("area").GetInt64(), Is.EqualTo(area));
                 Assert.That(o.GetProperty("bbox").EnumerateArray().Select(e => e.GetInt32()), Is.EqualTo(new[] { box.X, box.Y, box.Width, box.Height }));
                 Assert.That(o.GetProperty("score").GetDouble(), Is.InRange(0.0, 1.0));
-                Assert.That(o.TryGetProperty("polygons", out _), Is.False, "only the requested encodings");
+                // Polygons are simplified outlines with holes filled: drawn back, they cover the model's mask up to IoU 0.97.
+                var polygons = o.GetProperty("polygons").EnumerateArray()
+                    .Select(p => (IReadOnlyList<(double X, double Y)>)p.EnumerateArray().Select(v => (v[0].GetDouble(), v[1].GetDouble())).ToList()).ToList();
+                Assert.That(polygons, Is.Not.Empty, "polygons");
+                Assert.That(PolygonRaster.IoU(PolygonRaster.Fill(polygons, W, H), expected[i]), Is.GreaterThanOrEqualTo(0.97), "polygons");
                 // And the model's mask is the drawn object (the stand-in segments by colour).
                 Assert.That(Scenes.IoU(expected[i], _scene.Union(objects[i].Split('+'))), Is.GreaterThanOrEqualTo(0.9));
             }
@@ -381,7 +386,7 @@ public sealed class ImageApiEndpointsTests
     {
         using var json = JsonDocument.Parse(await _http.GetStringAsync("/api/v1/info"));
 
-        Assert.That(json.RootElement.GetProperty("outputs").EnumerateArray().Select(e => e.GetString()), Does.Contain("coco_rle").And.Contain("png").And.Contain("ls_brush"));
+        Assert.That(json.RootElement.GetProperty("outputs").EnumerateArray().Select(e => e.GetString()), Is.EqualTo(new[] { "png", "coco_rle", "polygons", "ls_brush" }));
         Assert.That((json.RootElement.GetProperty("max_prompts").GetInt32(), json.RootElement.GetProperty("max_image_bytes").GetInt64()), Is.EqualTo((MaxPrompts, MaxImageBytes)));
     }
 

@@ -92,9 +92,9 @@ public sealed class ImageApiOpenApiTests
         var schemas = document.Components!.Schemas!;
 
         Assert.That(schemas["SegmentRequest"].Properties!.Keys, Is.EquivalentTo(new[] { "points", "labels", "boxes", "multimask", "output" }));
-        Assert.That(schemas["SegmentRequest"].Properties!["output"].Items!.Enum!.Select(n => n!.ToString()), Is.EquivalentTo(new[] { "png", "coco_rle", "ls_brush" }));
+        Assert.That(schemas["SegmentRequest"].Properties!["output"].Items!.Enum!.Select(n => n!.ToString()), Is.EquivalentTo(new[] { "png", "coco_rle", "polygons", "ls_brush" }));
         Assert.That(schemas["SegmentResponse"].Properties!.Keys, Is.SupersetOf(new[] { "image_id", "width", "height", "objects", "timings_ms" }));
-        Assert.That(schemas["SegmentedObject"].Properties!.Keys, Is.SupersetOf(new[] { "score", "bbox", "area", "png", "coco_rle", "ls_brush", "alternatives" }));
+        Assert.That(schemas["SegmentedObject"].Properties!.Keys, Is.SupersetOf(new[] { "score", "bbox", "area", "png", "coco_rle", "polygons", "ls_brush", "alternatives" }));
         Assert.That(schemas["CocoRleValue"].Properties!.Keys, Is.EquivalentTo(new[] { "size", "counts" }));
         Assert.That(schemas["ImageResponse"].Properties!.Keys, Is.EquivalentTo(new[] { "image_id", "width", "height", "cached" }));
         Assert.That(schemas["ErrorResponse"].Properties!.Keys, Is.EquivalentTo(new[] { "status", "detail" }));

@@ -41,7 +41,7 @@ public sealed class InteractivePromptBuilderTests
             Assert.That(prompt.Prompt.Points[0].Y, Is.EqualTo(59.97f / 100 * 1080).Within(1e-3));
             Assert.That(prompt.Prompt.Points[0].Positive, Is.True);
             Assert.That(prompt.Prompt.Box, Is.Null);
-            Assert.That(prompt.Label, Is.EqualTo("Banana"));
+            Assert.That(prompt.PromptLabel, Is.EqualTo("Banana"));
             Assert.That(prompt.Target.BrushLabels!.Name, Is.EqualTo("tag"));
             Assert.That(prompt.Target.ImageName, Is.EqualTo("image"));
             Assert.That((prompt.OriginalWidth, prompt.OriginalHeight, prompt.ImageRotation), Is.EqualTo((1080, 1080, 0)));
@@ -140,11 +140,12 @@ public sealed class InteractivePromptBuilderTests
     }
 
     [Test]
-    public void Build_UnknownLabel_MapsToFirstBrushLabel()
+    public void Build_UnknownLabel_KeepsPromptLabelAndBrushMapsToFirstLabel()
     {
         var prompt = Build(Point(10, 10, label: "Pear")).Single();
 
-        Assert.That(prompt.Label, Is.EqualTo("Apple"));
+        Assert.That(prompt.PromptLabel, Is.EqualTo("Pear"));
+        Assert.That(ImageTarget.MapLabel(prompt.Target.Brush!, prompt.PromptLabel), Is.EqualTo("Apple"));
     }
 
     [TestCase("prewarm")]

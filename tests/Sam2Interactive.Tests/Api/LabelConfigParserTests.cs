@@ -73,15 +73,28 @@ public sealed class LabelConfigParserTests
     }
 
     [Test]
-    public void Parse_NoBrushLabels_ReturnsProblemSayingWhat()
+    public void Parse_NoMaskControl_ReturnsProblemNamingWhatToAdd()
     {
         var result = LabelConfigParser.ParseUncached("""<View><Image name="image" value="$image"/><KeyPointLabels name="k" toName="image" smart="true"/></View>""");
 
         using (Assert.EnterMultipleScope())
         {
             Assert.That(result.IsUsable, Is.False);
-            Assert.That(result.Problem, Does.Contain("no <BrushLabels>").And.Contain("toName=\"image\""));
+            Assert.That(result.Problem, Does.Contain("no mask control (BrushLabels, Brush, PolygonLabels or Polygon)")
+                .And.Contain("<BrushLabels name=\"...\" toName=\"image\">").And.Contain("<PolygonLabels"));
         }
+    }
+
+    [TestCase("PolygonLabels")]
+    [TestCase("Polygon")]
+    [TestCase("Brush")]
+    [TestCase("BrushLabels")]
+    public void Parse_AnyMaskControlAlone_IsUsable(string tag)
+    {
+        var result = LabelConfigParser.ParseUncached(
+            $"""<View><Image name="image" value="$image"/><{tag} name="out" toName="image"/><KeyPointLabels name="k" toName="image" smart="true"/></View>""");
+
+        Assert.That(result.Config!.Targets.Single().ImageName, Is.EqualTo("image"));
     }
 
     [TestCase("", "no label_config")]
@@ -135,6 +148,6 @@ public sealed class LabelConfigParserTests
     {
         var target = LabelConfigParser.ParseUncached(LabelStudioSamples.BananaLabelConfig).Config!.Targets[0];
 
-        Assert.That(target.MapLabel(promptLabel), Is.EqualTo(expected));
+        Assert.That(ImageTarget.MapLabel(target.Brush!, promptLabel), Is.EqualTo(expected));
     }
 }

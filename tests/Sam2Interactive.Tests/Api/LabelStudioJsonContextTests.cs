@@ -241,6 +241,51 @@ public sealed class LabelStudioJsonContextTests
     }
 
     [Test]
+    public void PredictResponse_PolygonRegion_SerialisesLabelStudiosPolygonShape()
+    {
+        var region = new Region
+        {
+            Id = "p1",
+            FromName = "poly",
+            ToName = "image",
+            Type = "polygonlabels",
+            OriginalWidth = 640,
+            OriginalHeight = 480,
+            Score = 0.9,
+            Value = new PolygonValue { Points = [[12.5, 3.125], [50, 3.125], [50, 40.0001]], PolygonLabels = ["Banana"] },
+        };
+
+        var json = JsonSerializer.Serialize(new PredictResponse { Results = [new PredictionResult { ModelVersion = "m", Result = [region] }] },
+            LabelStudioJsonContext.Default.PredictResponse);
+
+        Assert.That(json, Is.EqualTo(
+            """{"results":[{"result":[{"id":"p1","from_name":"poly","to_name":"image","type":"polygonlabels","original_width":640,"original_height":480,"image_rotation":0,"value":{"points":[[12.5,3.125],[50,3.125],[50,40.0001]],"closed":true,"polygonlabels":["Banana"]},"score":0.9,"readonly":false}],"score":0,"model_version":"m"}]}"""));
+    }
+
+    [Test]
+    public void PredictResponse_UnlabeledControls_WriteNoLabelList()
+    {
+        Region[] regions =
+        [
+            new() { Id = "b", FromName = "b", ToName = "image", Type = "brush", Value = new BrushValue { Rle = new byte[] { 1, 2 }, BrushLabels = null } },
+            new() { Id = "p", FromName = "p", ToName = "image", Type = "polygon", Value = new PolygonValue { Points = [[1, 2], [3, 4], [5, 6]], PolygonLabels = null } },
+        ];
+
+        var json = JsonSerializer.Serialize(new PredictResponse { Results = [new PredictionResult { ModelVersion = "m", Result = regions }] },
+            LabelStudioJsonContext.Default.PredictResponse);
+
+        using (Assert.EnterMultipleScope())
+        {
+            Assert.That(json, Does.Contain("""
+                "type":"brush","original_width":0,"original_height":0,"image_rotation":0,"value":{"format":"rle","rle":[1,2]},"score"
+                """));
+            Assert.That(json, Does.Contain("""
+                "type":"polygon","original_width":0,"original_height":0,"image_rotation":0,"value":{"points":[[1,2],[3,4],[5,6]],"closed":true},"score"
+                """));
+        }
+    }
+
+    [Test]
     public void PredictResponse_RoundTrip_KeepsRleBytes()
     {
         var rle = Enumerable.Range(0, 1000).Select(i => (byte)(i * 7)).ToArray();

@@ -144,6 +144,11 @@ public sealed class PlaygroundBrowserTests
                 Assert.That(Scenes.IoU(overlay, scene.Union("red", "blue")), Is.GreaterThanOrEqualTo(0.9), "the kept disc and the boxed rectangle");
                 Assert.That(Covered(overlay, Background(scene)), Is.LessThan(0.01));
             }
+            // The outline toggle (the server has polygons) asks for the current object's polygons and draws them.
+            Assert.That(driver.FindElement(By.Id("outline-toggle")).Displayed, Is.True);
+            var before = (long)((IJavaScriptExecutor)driver).ExecuteScript("return window.sam2.maskCount;")!;
+            driver.FindElement(By.Id("outline")).Click();
+            WaitFor(driver, "maskCount", before);
             var status = driver.FindElement(By.Id("status-text")).Text;
             Assert.That(status, Does.Match(@"Score \d\.\d{3} · decode \d+\.\d ms"), "score and decode time are shown");
 
@@ -161,6 +166,11 @@ public sealed class PlaygroundBrowserTests
                 Assert.That((brush.GetProperty("original_width").GetInt32(), brush.GetProperty("original_height").GetInt32()), Is.EqualTo((W, H)));
                 Assert.That(brush.GetProperty("value").GetProperty("format").GetString(), Is.EqualTo("rle"));
                 Assert.That(Scenes.IoU(LabelStudioResults.MaskOf(brush, W, H), scene.Objects["blue"]), Is.GreaterThanOrEqualTo(0.9), "the brush RLE is the boxed rectangle");
+                var polygon = items.Single(i => i.GetProperty("type").GetString() == "polygonlabels");
+                Assert.That(polygon.GetProperty("value").GetProperty("closed").GetBoolean(), Is.True);
+                var points = polygon.GetProperty("value").GetProperty("points").EnumerateArray()
+                    .Select(p => (p[0].GetDouble() * W / 100, p[1].GetDouble() * H / 100)).ToList();
+                Assert.That(Scenes.IoU(PolygonRaster.Fill([points], W, H), scene.Objects["blue"]), Is.GreaterThanOrEqualTo(0.9), "the polygon (percent) is the rectangle");
             }
         }
         finally

@@ -35,7 +35,18 @@ public sealed partial class Sam2SettingsTests
             Assert.That(s.Server.BasicAuth, Is.Null);
             Assert.That(s.Server.WebhookSecret, Is.Null);
             Assert.That(s.Server.LogLevel, Is.Null);
+            Assert.That(s.Output.Output, Is.EqualTo(MaskOutput.Auto));
+            Assert.That((s.Output.Polygon.MinArea, s.Output.Polygon.Tolerance, s.Output.Polygon.MaxPoints), Is.EqualTo((64, 1.0, 1000)));
         }
+    }
+
+    [Test]
+    public void Read_MaskOutputAndPolygonSettings_MapOntoOutputOptions()
+    {
+        var s = Read(("MASK_OUTPUT", "Both"), ("POLYGON_MIN_AREA", "10"), ("POLYGON_TOLERANCE", "1.5"), ("POLYGON_MAX_POINTS", "200"));
+
+        Assert.That((s.Output.Output, s.Output.Polygon.MinArea, s.Output.Polygon.Tolerance, s.Output.Polygon.MaxPoints),
+            Is.EqualTo((MaskOutput.Both, 10, 1.5, 200)));
     }
 
     // Every duration is read by the one parser: plain seconds, a unit, or a TimeSpan. LOCK_WAIT=30s stopped start-up before.
@@ -163,6 +174,12 @@ public sealed partial class Sam2SettingsTests
     [TestCase("CACHE_TTL", "-5", "CACHE_TTL must be a duration")]          // negative
     [TestCase("CACHE_TTL", "7w", "CACHE_TTL must be a duration")]          // unknown unit
     [TestCase("CACHE_DTYPE", "bfloat16", "CACHE_DTYPE must be float16 or float32, not 'bfloat16'.")]
+    [TestCase("MASK_OUTPUT", "bitmap", "MASK_OUTPUT must be auto or brush or polygon or both, not 'bitmap'.")]
+    [TestCase("POLYGON_MIN_AREA", "0", "POLYGON_MIN_AREA must be a whole number from 1 to")]
+    [TestCase("POLYGON_TOLERANCE", "-1", "POLYGON_TOLERANCE must be a number from 0 to 1000, not '-1'.")]
+    [TestCase("POLYGON_TOLERANCE", "1,5", "POLYGON_TOLERANCE must be a number from 0 to 1000")]   // invariant culture only
+    [TestCase("POLYGON_TOLERANCE", "NaN", "POLYGON_TOLERANCE must be a number")]
+    [TestCase("POLYGON_MAX_POINTS", "3", "POLYGON_MAX_POINTS must be a whole number from 4 to 1000000")]
     [TestCase("CACHE_PREFIX", "a{b}:", "CACHE_PREFIX must be at most 128 characters")]  // braces break hash tags
     [TestCase("CACHE_PREFIX", "my prefix", "CACHE_PREFIX must be")]                    // whitespace
     [TestCase("LOCK_TTL", "10ms", "LOCK_TTL must be a duration from 100ms to 1h")]

@@ -96,6 +96,53 @@ public sealed class SegmentCommandTests
         Assert.That(Scenes.IoU(png.GetPixelSpan(), scene.Objects["red"]), Is.GreaterThanOrEqualTo(0.9));
     }
 
+    // Under a comma-decimal culture the polygons' coordinates must still be JSON numbers.
+    [Test]
+    [SetCulture("de-DE")]
+    public async Task Segment_Polygons_PrintsPixelPolygonsThatDrawBackTheMask()
+    {
+        var scene = Scenes.Create(640, 480);
+        var image = Path.Combine(_dir, "scene.png");
+        await File.WriteAllBytesAsync(image, scene.Encoded);
+        var options = StandInModelSet.Options(StandInFormat.SamExporter);
+        var blue = Scenes.BlueRect(640, 480);
+        var pink = Scenes.PinkSquare(640, 480);
+        var outPath = Path.Combine(_dir, "mask.png");
+
+        // No --json: --polygons prints the JSON with its "polygons".
+        var (exit, stdout, stderr) = await Run("segment", "--encoder", options.EncoderPath!, "--decoder", options.DecoderPath!, "--image", image,
+            "--box", string.Create(CultureInfo.InvariantCulture, $"{blue.Left - 5},{blue.Top - 5},{blue.Right + 5},{blue.Bottom + 5}"),
+            "--box", string.Create(CultureInfo.InvariantCulture, $"{pink.Left - 5},{pink.Top - 5},{pink.Right + 5},{pink.Bottom + 5}"),
+            "--out", outPath, "--polygons");
+
+        Assert.That(exit, Is.Zero, stderr);
+        using var json = JsonDocument.Parse(stdout);
+        var polygons = json.RootElement.GetProperty("polygons").EnumerateArray()
+            .Select(p => (IReadOnlyList<(double X, double Y)>)[.. p.EnumerateArray().Select(q => (q[0].GetDouble(), q[1].GetDouble()))]).ToList();
+        using var png = SKBitmap.Decode(outPath);
+        using (Assert.EnterMultipleScope())
+        {
+            Assert.That(polygons, Has.Count.EqualTo(2), "the union of two separate objects");
+            Assert.That(polygons.SelectMany(p => p).All(q => q.X is >= 0 and <= 640 && q.Y is >= 0 and <= 480), Is.True, "pixels, not percent");
+            Assert.That(PolygonRaster.IoU(PolygonRaster.Fill(polygons, 640, 480), png.GetPixelSpan()), Is.GreaterThanOrEqualTo(0.98));
+        }
+    }
+
+    [Test]
+    public async Task Segment_JsonWithoutPolygons_HasNoPolygonsMember()
+    {
+        var image = Path.Combine(_dir, "scene.png");
+        await File.WriteAllBytesAsync(image, Scenes.Create(320, 240).Encoded);
+        var options = StandInModelSet.Options(StandInFormat.SamExporter);
+
+        var (exit, stdout, stderr) = await Run("segment", "--encoder", options.EncoderPath!, "--decoder", options.DecoderPath!, "--image", image,
+            "--point", "100,100", "--out", Path.Combine(_dir, "m.png"), "--json");
+
+        Assert.That(exit, Is.Zero, stderr);
+        using var json = JsonDocument.Parse(stdout);
+        Assert.That(json.RootElement.TryGetProperty("polygons", out _), Is.False);
+    }
+
     [TestCase("--point", "12", "is not x,y")]
     [TestCase("--box", "1,2,3", "is not x0,y0,x1,y1")]
     [TestCase("--point", "NaN,3", "is not x,y")]
@@ -123,33 +170,21 @@ public sealed class SegmentCommandTests
         Assert.That(stderr, Does.Contain("models pull"));
     }
 
-    /// <summary>The command reads the server's settings model: MAX_IMAGE_PIXELS applies (it was ignored before).</summary>
-    [Test]
-    public async Task Segment_ImageAboveMaxImagePixelsSetting_Exit2NamingIt()
+    /// <summary>The command reads the server's settings model: MAX_IMAGE_PIXELS applies (it was ignored before), and an
+    /// invalid setting gives the server's message.</summary>
+    [TestCase("MAX_IMAGE_PIXELS", "1000", "above MAX_IMAGE_PIXELS=1000")]
+    [TestCase("THREADS", "many", "THREADS must be a whole number from 0 to 1024, not 'many'.")]
+    public async Task Segment_EnvironmentSetting_Honoured(string key, string value, string expected)
     {
         var image = Path.Combine(_dir, "scene.png");
         await File.WriteAllBytesAsync(image, Scenes.Create(64, 64).Encoded);
         var options = StandInModelSet.Options(StandInFormat.SamExporter);
 
-        var (exit, _, stderr) = await WithEnvironment("MAX_IMAGE_PIXELS", "1000", () =>
+        var (exit, _, stderr) = await WithEnvironment(key, value, () =>
             Run("segment", "--encoder", options.EncoderPath!, "--decoder", options.DecoderPath!, "--image", image, "--point", "3,3", "--out", Path.Combine(_dir, "x.png")));
 
         Assert.That(exit, Is.EqualTo(2));
-        Assert.That(stderr, Does.Contain("above MAX_IMAGE_PIXELS=1000"));
-    }
-
-    [Test]
-    public async Task Segment_InvalidSetting_Exit2WithTheSettingsMessage()
-    {
-        var image = Path.Combine(_dir, "scene.png");
-        await File.WriteAllBytesAsync(image, Scenes.Create(64, 64).Encoded);
-        var options = StandInModelSet.Options(StandInFormat.SamExporter);
-
-        var (exit, _, stderr) = await WithEnvironment("THREADS", "many", () =>
-            Run("segment", "--encoder", options.EncoderPath!, "--decoder", options.DecoderPath!, "--image", image, "--point", "3,3", "--out", Path.Combine(_dir, "x.png")));
-
-        Assert.That(exit, Is.EqualTo(2));
-        Assert.That(stderr, Does.Contain("THREADS must be a whole number from 0 to 1024, not 'many'."));
+        Assert.That(stderr, Does.Contain(expected));
     }
 
     private static async Task<T> WithEnvironment<T>(string key, string value, Func<Task<T>> action)

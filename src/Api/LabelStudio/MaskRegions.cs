@@ -1,0 +1,199 @@
+using System.Diagnostics;
+using System.Runtime.CompilerServices;
+using Sam2Interactive.Api.Metrics;
+using Sam2Interactive.Decoder;
+
+namespace Sam2Interactive.Api.LabelStudio;
+
+/// <summary><c>MASK_OUTPUT</c>: which region kinds a mask becomes.</summary>
+internal enum MaskOutput
+{
+    /// <summary>The first kind, in <see cref="MaskKinds.All"/> order, whose control targets the image (brush before polygon).</summary>
+    Auto,
+    Brush,
+    Polygon,
+    /// <summary>Every kind whose control targets the image: one region of each per object.</summary>
+    Both,
+}
+
+/// <summary>A kind of region a mask can become, each carried by its own controls.</summary>
+internal enum MaskKind
+{
+    /// <summary>BrushLabels or Brush: the mask as Label Studio RLE.</summary>
+    Brush,
+    /// <summary>PolygonLabels or Polygon: one polygon per connected component.</summary>
+    Polygon,
+}
+
+/// <summary>
+/// The one place that knows the mask kinds: which controls carry each, in which order <c>auto</c> tries them, and which a
+/// target gets for a <see cref="MaskOutput"/>. A new kind joins <see cref="All"/> and the switches below.
+/// </summary>
+internal static class MaskKinds
+{
+    /// <summary>Every kind, in the order <see cref="MaskOutput.Auto"/> prefers them.</summary>
+    public static IReadOnlyList<MaskKind> All { get; } = [MaskKind.Brush, MaskKind.Polygon];
+
+    /// <summary>The control tags of a kind, the labeled one first.</summary>
+    public static IReadOnlyList<string> Tags(MaskKind kind) => kind switch
+    {
+        MaskKind.Brush => ["BrushLabels", "Brush"],
+        MaskKind.Polygon => ["PolygonLabels", "Polygon"],
+        _ => throw new ArgumentOutOfRangeException(nameof(kind)),
+    };
+
+    /// <summary>The first control of <paramref name="kind"/> on the target, or null.</summary>
+    public static LabelControl? Control(ImageTarget target, MaskKind kind) => target.First([.. Tags(kind)]);
+
+    /// <summary>Whether the target has a control of any kind (it can take prompts).</summary>
+    public static bool HasAny(ImageTarget target) => All.Any(k => Control(target, k) is not null);
+
+    /// <summary>Every mask control tag, for messages: "BrushLabels, Brush, PolygonLabels or Polygon".</summary>
+    public static string TagList()
+    {
+        var tags = All.SelectMany(Tags).ToList();
+        return string.Join(", ", tags.Take(tags.Count - 1)) + " or " + tags[^1];
+    }
+
+    /// <summary>
+    /// The controls that get regions on <paramref name="target"/> for <paramref name="output"/>, in <see cref="All"/>
+    /// order, and the kinds that <paramref name="output"/> asks for explicitly but the target lacks.
+    /// </summary>
+    public static (IReadOnlyList<(MaskKind Kind, LabelControl Control)> Outputs, IReadOnlyList<MaskKind> Missing) Select(ImageTarget target, MaskOutput output)
+    {
+        var outputs = new List<(MaskKind, LabelControl)>();
+        var missing = new List<MaskKind>();
+        foreach (var kind in All)
+        {
+            var wanted = output switch
+            {
+                MaskOutput.Auto => outputs.Count == 0,
+                MaskOutput.Both => true,
+                MaskOutput.Brush => kind == MaskKind.Brush,
+                MaskOutput.Polygon => kind == MaskKind.Polygon,
+                _ => false,
+            };
+            if (!wanted)
+                continue;
+            if (Control(target, kind) is { } control)
+                outputs.Add((kind, control));
+            else if (output != MaskOutput.Auto)
+                missing.Add(kind);
+        }
+
+        return (outputs, missing);
+    }
+}
+
+/// <summary>The output settings: <c>MASK_OUTPUT</c> and the polygon settings.</summary>
+internal sealed class MaskOutputOptions
+{
+    /// <value><c>MASK_OUTPUT</c>. Default <see cref="MaskOutput.Auto"/>.</value>
+    public MaskOutput Output { get; init; } = MaskOutput.Auto;
+
+    /// <value><c>POLYGON_MIN_AREA</c>, <c>POLYGON_TOLERANCE</c>, <c>POLYGON_MAX_POINTS</c>.</value>
+    public PolygonOptions Polygon { get; init; } = new();
+}
+
+/// <summary>
+/// Turns one object's mask into the regions its image's labeling configuration asks for (<see cref="MaskKinds.Select"/>):
+/// a brush region (Label Studio RLE) and/or polygon regions (one per connected component, largest first), each on its
+/// control with the prompt's label mapped into that control's labels. Every door that answers Label Studio with masks
+/// (interactive clicks, the newer prompt UI, automatic pre-annotations) builds its regions here. Thread-safe.
+/// </summary>
+internal sealed class MaskRegions(MaskOutputOptions options, ApiMetrics metrics, ILogger<MaskRegions> logger)
+{
+    // Per target (the parser caches one LabelConfig per configuration string): the selected controls, so a missing
+    // requested kind is logged once per configuration rather than per click.
+    private readonly ConditionalWeakTable<ImageTarget, IReadOnlyList<(MaskKind Kind, LabelControl Control)>> _outputs = [];
+
+    public MaskOutputOptions Options => options;
+
+    /// <summary>The controls that get regions on <paramref name="target"/>; logs a requested kind it lacks (once).</summary>
+    public IReadOnlyList<(MaskKind Kind, LabelControl Control)> Outputs(ImageTarget target) =>
+        _outputs.GetValue(target, t =>
+        {
+            var (outputs, missing) = MaskKinds.Select(t, options.Output);
+            foreach (var kind in missing)
+                Log.MaskOutputMissing(logger, options.Output.ToString().ToLowerInvariant(), t.ImageName, string.Join(" or ", MaskKinds.Tags(kind)));
+            return outputs;
+        });
+
+    /// <summary>
+    /// Appends the regions of one object's mask to <paramref name="regions"/>. The mask must be
+    /// <see cref="InteractivePrompt.OriginalWidth"/>×<see cref="InteractivePrompt.OriginalHeight"/>; it is only read.
+    /// </summary>
+    /// <returns>How many regions were added.</returns>
+    public int Add(List<Region> regions, InteractivePrompt prompt, MaskPrediction mask, long? taskId)
+    {
+        var added = 0;
+        var score = Math.Round(mask.Score, 4);
+        foreach (var (kind, control) in Outputs(prompt.Target))
+        {
+            var label = ImageTarget.MapLabel(control, prompt.PromptLabel);
+            // An unlabeled control (Brush, Polygon) gives type "brush"/"polygon" and no label list (LS Result.js).
+            IReadOnlyList<string>? labels = control.Tag.EndsWith("Labels", StringComparison.Ordinal) ? [label] : null;
+            var type = control.Tag.ToLowerInvariant();
+            switch (kind)
+            {
+                case MaskKind.Brush:
+                    {
+                        var start = Stopwatch.GetTimestamp();
+                        var rle = BrushRle.Encode(mask.Pixels);
+                        metrics.Stage("rle", start);
+                        regions.Add(NewRegion(prompt, control, type, new BrushValue { Rle = rle, BrushLabels = labels }, score));
+                        added++;
+                        break;
+                    }
+                case MaskKind.Polygon:
+                    {
+                        var start = Stopwatch.GetTimestamp();
+                        var polygons = MaskPolygons.Trace(mask.Pixels, mask.Width, mask.Height, options.Polygon);
+                        metrics.Stage("polygon", start);
+                        if (polygons.Count == 0)
+                            Log.NoPolygonComponent(logger, taskId, mask.Area, options.Polygon.MinArea);
+                        foreach (var polygon in polygons)
+                        {
+                            var value = new PolygonValue { Points = Percent(polygon.Points, mask.Width, mask.Height), PolygonLabels = labels };
+                            regions.Add(NewRegion(prompt, control, type, value, score));
+                            added++;
+                        }
+
+                        break;
+                    }
+
+                default:
+                    throw new UnreachableException($"mask kind {kind}");
+            }
+        }
+
+        return added;
+    }
+
+    /// <summary>Pixel-edge coordinates → Label Studio's percent of the image size (0–100), 4 decimals (under 0.001 px
+    /// on a 10 000-px side).</summary>
+    internal static double[][] Percent(PolygonPoint[] points, int width, int height)
+    {
+        var result = new double[points.Length][];
+        for (var i = 0; i < points.Length; i++)
+            result[i] = [Math.Round(points[i].X * 100 / width, 4), Math.Round(points[i].Y * 100 / height, 4)];
+        return result;
+    }
+
+    private static Region NewRegion(InteractivePrompt prompt, LabelControl control, string type, RegionValue value, double score) => new()
+    {
+        Id = RegionId(),
+        FromName = control.Name,
+        ToName = prompt.Target.ImageName,
+        Type = type,
+        OriginalWidth = prompt.OriginalWidth,
+        OriginalHeight = prompt.OriginalHeight,
+        ImageRotation = prompt.ImageRotation,
+        Value = value,
+        Score = score,
+        Readonly = false,
+    };
+
+    // Unique within a response (the frontend cannot draw two regions with one id) and across calls.
+    private static string RegionId() => Convert.ToHexStringLower(Guid.NewGuid().ToByteArray().AsSpan(0, 5));
+}
