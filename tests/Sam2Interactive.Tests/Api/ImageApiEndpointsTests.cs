@@ -336,6 +336,18 @@ public sealed class ImageApiEndpointsTests
     }
 
     [Test]
+    public async Task PostImage_DecompressionBomb_413FromTheHeaderAndNothingEncoded()
+    {
+        var runs = _server.EncoderRuns;
+
+        var (status, json) = await Upload(TestImages.PngHeaderOnly(30000, 30000));
+
+        Assert.That(status, Is.EqualTo(HttpStatusCode.RequestEntityTooLarge), json.RootElement.ToString());
+        Assert.That(json.RootElement.GetProperty("detail").GetString(), Does.Contain("MAX_IMAGE_PIXELS"));
+        Assert.That(_server.EncoderRuns, Is.EqualTo(runs));
+    }
+
+    [Test]
     public async Task PostImage_NotAnImage_422AndNothingEncoded()
     {
         var runs = _server.EncoderRuns;
