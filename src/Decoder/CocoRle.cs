@@ -21,12 +21,16 @@ namespace Sam2Interactive.Decoder;
 /// </remarks>
 public static class CocoRle
 {
-    // Tile edge of the transpose: 64 source rows of 64 bytes stay in L1 while their columns are written.
-    private const int Tile = 64;
-
     /// <summary>The <c>counts</c> string of a mask.</summary>
     /// <param name="mask">W×H bytes, row-major (<see cref="MaskPrediction.Pixels"/>); any non-zero byte is foreground.</param>
     /// <returns>ASCII 48–111; for an empty mask, the encoding of the single count W·H.</returns>
+    /// <remarks>
+    /// The column-major runs are found without transposing the mask: inside a column, the value changes at (x, y) exactly
+    /// where row y differs from row y − 1, which a vectorised comparison of the two rows finds (a mask differs between
+    /// neighbouring rows only along its edges). Those changes, sorted by column (a stable counting sort keeps each
+    /// column's rows in order), plus the changes between the bottom of one column and the top of the next, are the
+    /// run boundaries. Cost: one pass of row comparisons plus work proportional to the edges; scratch is pooled.
+    /// </remarks>
     public static string Encode(ReadOnlySpan<byte> mask, int width, int height)
     {
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(width);
@@ -34,62 +38,78 @@ public static class CocoRle
         var length = checked(width * height);
         ArgumentOutOfRangeException.ThrowIfLessThan(mask.Length, length, nameof(mask));
 
-        // Column-major copy, then runs are found by vectorised scans over contiguous memory.
-        var columns = ArrayPool<byte>.Shared.Rent(length);
-        var counts = ArrayPool<int>.Shared.Rent(64);
+        var changes = new PooledInts(256);   // (x, y) pairs of in-column changes, in row order
+        var counts = new PooledInts(256);
+        int[]? columnStart = null;
+        int[]? rows = null;
         try
         {
-            Transpose(mask[..length], width, height, columns);
-            var m = Runs(columns.AsSpan(0, length), ref counts);
-            return ToCountsString(counts.AsSpan(0, m));
+            for (var y = 1; y < height; y++)
+            {
+                var above = mask.Slice((y - 1) * width, width);
+                var row = mask.Slice(y * width, width);
+                for (var x = 0; ; x++)
+                {
+                    x += above[x..].CommonPrefixLength(row[x..]);
+                    if (x >= width) break;
+                    // Two different non-zero bytes are both foreground: not a change.
+                    if ((above[x] == 0) != (row[x] == 0))
+                    {
+                        changes.Add(x);
+                        changes.Add(y);
+                    }
+                }
+            }
+
+            // Counting sort of the changes by column; rows were appended in increasing y, and the sort is stable.
+            var n = changes.Count / 2;
+            columnStart = ArrayPool<int>.Shared.Rent(width + 1);
+            rows = ArrayPool<int>.Shared.Rent(Math.Max(n, 1));
+            var start = columnStart.AsSpan(0, width + 1);
+            start.Clear();
+            var pairs = changes.Span;
+            for (var i = 0; i < n; i++) start[pairs[2 * i] + 1]++;
+            for (var x = 0; x < width; x++) start[x + 1] += start[x];
+            var next = ArrayPool<int>.Shared.Rent(width);
+            try
+            {
+                start[..width].CopyTo(next);
+                for (var i = 0; i < n; i++) rows[next[pairs[2 * i]]++] = pairs[2 * i + 1];
+            }
+            finally
+            {
+                ArrayPool<int>.Shared.Return(next);
+            }
+
+            // Runs of the column-major sequence t = x·h + y, zeros first.
+            long last = 0;
+            var current = false;
+            for (var x = 0; x < width; x++)
+            {
+                var columnOrigin = (long)x * height;
+                if ((mask[x] != 0) != current)
+                {
+                    counts.Add((int)(columnOrigin - last));
+                    last = columnOrigin;
+                    current = !current;
+                }
+                for (var i = start[x]; i < start[x + 1]; i++)
+                {
+                    var t = columnOrigin + rows[i];
+                    counts.Add((int)(t - last));
+                    last = t;
+                    current = !current;
+                }
+            }
+            counts.Add((int)(length - last));
+            return ToCountsString(counts.Span);
         }
         finally
         {
-            ArrayPool<byte>.Shared.Return(columns);
-            ArrayPool<int>.Shared.Return(counts);
-        }
-    }
-
-    /// <summary>columns[x·h + y] = mask[y·w + x], by tiles.</summary>
-    private static void Transpose(ReadOnlySpan<byte> mask, int width, int height, Span<byte> columns)
-    {
-        for (var y0 = 0; y0 < height; y0 += Tile)
-        {
-            var y1 = Math.Min(y0 + Tile, height);
-            for (var x0 = 0; x0 < width; x0 += Tile)
-            {
-                var x1 = Math.Min(x0 + Tile, width);
-                for (var y = y0; y < y1; y++)
-                {
-                    var row = mask.Slice(y * width, width);
-                    for (var x = x0; x < x1; x++) columns[x * height + y] = row[x];
-                }
-            }
-        }
-    }
-
-    /// <summary>Alternating run lengths, zeros first (as <c>rleEncode</c>); returns how many.</summary>
-    private static int Runs(ReadOnlySpan<byte> pixels, ref int[] counts)
-    {
-        var m = 0;
-        var i = 0;
-        var foreground = false;
-        while (true)
-        {
-            var rest = pixels[i..];
-            var end = foreground ? rest.IndexOf((byte)0) : rest.IndexOfAnyExcept((byte)0);
-            var run = end < 0 ? rest.Length : end;
-            if (m == counts.Length)
-            {
-                var bigger = ArrayPool<int>.Shared.Rent(counts.Length * 2);
-                counts.AsSpan().CopyTo(bigger);
-                ArrayPool<int>.Shared.Return(counts);
-                counts = bigger;
-            }
-            counts[m++] = run;
-            i += run;
-            if (end < 0) return m;
-            foreground = !foreground;
+            changes.Dispose();
+            counts.Dispose();
+            if (columnStart is not null) ArrayPool<int>.Shared.Return(columnStart);
+            if (rows is not null) ArrayPool<int>.Shared.Return(rows);
         }
     }
 
@@ -121,5 +141,29 @@ public static class CocoRle
         {
             ArrayPool<char>.Shared.Return(chars);
         }
+    }
+
+    /// <summary>A growable list of ints in one pooled array; dispose once.</summary>
+    private struct PooledInts(int capacity) : IDisposable
+    {
+        private int[] _items = ArrayPool<int>.Shared.Rent(capacity);
+
+        public int Count { get; private set; }
+
+        public readonly ReadOnlySpan<int> Span => _items.AsSpan(0, Count);
+
+        public void Add(int value)
+        {
+            if (Count == _items.Length)
+            {
+                var bigger = ArrayPool<int>.Shared.Rent(_items.Length * 2);
+                _items.AsSpan(0, Count).CopyTo(bigger);
+                ArrayPool<int>.Shared.Return(_items);
+                _items = bigger;
+            }
+            _items[Count++] = value;
+        }
+
+        public readonly void Dispose() => ArrayPool<int>.Shared.Return(_items);
     }
 }
