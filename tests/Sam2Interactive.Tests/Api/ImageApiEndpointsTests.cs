@@ -231,6 +231,24 @@ public sealed class ImageApiEndpointsTests
         }
     }
 
+    [TestCase(6)] // stored rotated: the viewer turns it 90° clockwise
+    [TestCase(3)] // stored upside down
+    public async Task Segment_ExifOrientedJpeg_SizeAndPromptsInDisplayPixels(int orientation)
+    {
+        var scene = Scenes.Create(W + 50 + orientation, H, SkiaSharp.SKEncodedImageFormat.Jpeg, exifOrientation: orientation);
+        var (posted, image) = await Upload(scene.Encoded);
+        Assert.That(posted, Is.EqualTo(HttpStatusCode.OK), image.RootElement.ToString());
+        Assert.That((image.RootElement.GetProperty("width").GetInt32(), image.RootElement.GetProperty("height").GetInt32()), Is.EqualTo((scene.Width, scene.Height)));
+        var id = image.RootElement.GetProperty("image_id").GetString()!;
+
+        var (status, json) = await Segment(id, $$"""{"points":[{{Point(Scenes.Centre(Scenes.BlueRect(scene.Width, scene.Height)))}}],"output":["coco_rle"]}""");
+
+        Assert.That(status, Is.EqualTo(HttpStatusCode.OK), json.RootElement.ToString());
+        var coco = json.RootElement.GetProperty("objects")[0].GetProperty("coco_rle");
+        var mask = CocoRleReader.Decode(coco.GetProperty("counts").GetString()!, scene.Height, scene.Width);
+        Assert.That(Scenes.IoU(mask, scene.Objects["blue"]), Is.GreaterThanOrEqualTo(0.9));
+    }
+
     [Test]
     public async Task PostImage_ImageFirstSeenByPredict_UploadIsCached()
     {
