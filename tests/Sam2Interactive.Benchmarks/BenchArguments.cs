@@ -3,14 +3,14 @@ using Sam2Interactive.StandIns;
 namespace Sam2Interactive.Benchmarks;
 
 /// <summary>Options shared by the driver's commands: <c>--encoder/--decoder</c> (real model files; default: the realistic
-/// stand-ins generated into a temp folder), <c>--threads</c>, <c>--runs</c>, <c>--small</c> (small stand-ins, a smoke run).</summary>
+/// stand-ins generated into a temp folder), <c>--threads</c>, <c>--encoder-runs</c> (5) and <c>--decoder-runs</c> (21) timed runs for <c>cost</c>, <c>--small</c> (small stand-ins, a smoke run).</summary>
 internal sealed class BenchArguments
 {
     public string? Encoder { get; private set; }
     public string? Decoder { get; private set; }
     public int Threads { get; private set; }
-    public int EncoderRuns { get; private set; } = 3;
-    public int DecoderRuns { get; private set; } = 20;
+    public int EncoderRuns { get; private set; } = 5;
+    public int DecoderRuns { get; private set; } = 21;
     public bool Small { get; private set; }
     public string? RedisServer { get; private set; }
 

@@ -44,6 +44,7 @@ internal sealed class QuickSuite : IAsyncDisposable
         var (encoderPath, decoderPath) = _args.ResolveModels();
         Console.WriteLine($"models: {encoderPath} | {decoderPath}");
         Console.WriteLine($"machine: {Environment.ProcessorCount} logical cores, {CpuModel()}, load average {StandInCost.LoadAverage()} at start");
+        ModelCost(encoderPath, decoderPath);
         _ls = await LabelStudioStandIn.StartAsync();
 
         Kernels();
@@ -68,6 +69,37 @@ internal sealed class QuickSuite : IAsyncDisposable
 
         Print(total.Elapsed);
         return 0;
+    }
+
+    /// <summary>
+    /// The model pair's bare cost beside the references of a real SAM2.1-tiny export (<see cref="StandInCost"/>), measured
+    /// first, in fresh sessions, so a drift of the stand-ins (or of the machine) shows before any ratio is read.
+    /// </summary>
+    private void ModelCost(string encoderPath, string decoderPath)
+    {
+        StandInCost.Measurement cost;
+        using (var models = new StandInCost.BareModels(encoderPath, decoderPath, _args.Threads))
+        {
+            cost = models.Measure(encoderRuns: 3, decoderRuns: 21);
+        }
+        Console.WriteLine("bare model runs, beside a real SAM2.1-tiny export on this machine kind:");
+        StandInCost.Print(cost, "  ");
+        // Targets hold for the realistic stand-ins; real files and --small just show where they stand.
+        var calibrated = _args.UsesStandIns && !_args.Small;
+        bool? Within(double measured, double reference) => calibrated ? Math.Abs((measured / reference) - 1) <= StandInCost.Tolerance : null;
+        var target = $"±{StandInCost.Tolerance * 100:F0} %";
+        _rows.Add(new Row("bare encoder run ÷ SAM2.1-tiny's", $"{cost.EncoderWallMs:F0} ms (n={cost.EncoderRuns}; {cost.EncoderCpuMs:F0} ms CPU)",
+            $"{StandInCost.ReferenceEncoderMs:F0} ms", Ratio(cost.EncoderWallMs / StandInCost.ReferenceEncoderMs), target,
+            Within(cost.EncoderWallMs, StandInCost.ReferenceEncoderMs)));
+        _rows.Add(new Row("bare decoder run (1 point) ÷ SAM2.1-tiny's", $"{cost.DecoderWallMs:F1} ms (n={cost.DecoderRuns}; {cost.DecoderCpuMs:F1} ms CPU)",
+            $"{StandInCost.ReferenceDecoderMs:F0} ms", Ratio(cost.DecoderWallMs / StandInCost.ReferenceDecoderMs), target,
+            Within(cost.DecoderWallMs, StandInCost.ReferenceDecoderMs)));
+        if (cost.EncoderPeak is { } peak)
+        {
+            _rows.Add(new Row("encoder first run: peak resident ÷ SAM2.1-tiny's", $"{ProcessMemory.MiB(peak)} (+{ProcessMemory.MiB(cost.EncoderPeakAdded)} in the run)",
+                $"≈ {ProcessMemory.MiB(StandInCost.ReferenceEncoderPeakBytes)}", Ratio((double)peak / StandInCost.ReferenceEncoderPeakBytes), target,
+                Within(peak, StandInCost.ReferenceEncoderPeakBytes)));
+        }
     }
 
     // ------------------------------------------------------------------------------------------------ server

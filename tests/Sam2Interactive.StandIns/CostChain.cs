@@ -3,9 +3,10 @@ using static Sam2Interactive.StandIns.OnnxGraphBuilder;
 namespace Sam2Interactive.StandIns;
 
 /// <summary>
-/// Compute that ONNX Runtime must execute but that leaves a model's outputs as they were: a chain of 3×3 convs whose result is
-/// scaled by <see cref="Scale"/> and added to an output. The chain depends on a graph input (no constant folding) and feeds an
-/// output (no dead-code elimination); each conv is followed by Clip(0, 4), so the chain stays finite whatever the input.
+/// Compute and memory that ONNX Runtime must spend but that leave a model's outputs as they were: a chain of 3×3 convs (time)
+/// and a global attention (a large activation), each scaled by <see cref="Scale"/> and added to an output. Both depend on a
+/// graph input (no constant folding) and feed an output (no dead-code elimination); their values are clipped to [0, 4], so
+/// they stay finite whatever the input.
 /// </summary>
 internal static class CostChain
 {
@@ -41,5 +42,26 @@ internal static class CostChain
         }
 
         return g.Op("Mul", x, g.Scalar(Scale));
+    }
+
+    /// <summary>
+    /// Appends global self-attention over the s×s positions of <paramref name="input"/> [B, C, s, s] (C ≥ heads·headDim),
+    /// the shape of the attention in Hiera's global blocks, and returns mean(output)·<see cref="Scale"/> as a scalar. With
+    /// X = Clip(channels [0, heads·headDim), 0, 4) viewed as [B·heads, headDim, s²]: S = Xᵀ·X [B·heads, s², s²],
+    /// P = Softmax(S) and O = P·Xᵀ [B·heads, s², headDim]. The scores are the run's largest activation, B·heads·s⁴·4 bytes
+    /// (64 MiB per head at s = 64); ONNX Runtime 1.31 CPU holds one such tensor at a time, not S and P together
+    /// (measured: 14 heads add 0.96 GiB at the peak, 7 heads 0.49 GiB). O averages values in [0, 4], so the
+    /// scalar is at most 4·Scale.
+    /// </summary>
+    public static string AppendAttention(OnnxGraphBuilder g, string input, int side, int heads, int headDim)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(heads);
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(headDim);
+        var channels = g.Op("Slice", input, g.Int64s([0], 1), g.Int64s([heads * headDim], 1), g.Int64s([1], 1));
+        var keys = g.Op("Reshape", g.Op("Clip", channels, g.Scalar(0f), g.Scalar(4f)), g.Int64s([-1, headDim, side * side], 3));
+        var queries = g.Op("Transpose", [keys], [Ints("perm", 0, 2, 1)]);                                   // [B·heads, s², headDim]
+        var weights = g.Op("Softmax", [g.Op("MatMul", queries, keys)], [Int("axis", -1)]);                  // [B·heads, s², s²]
+        var output = g.Op("MatMul", weights, queries);                                                      // [B·heads, s², headDim]
+        return g.Op("Mul", g.Op("ReduceMean", [output], [Int("keepdims", 0)]), g.Scalar(Scale));
     }
 }

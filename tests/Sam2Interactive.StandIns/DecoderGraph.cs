@@ -24,8 +24,9 @@ internal static class DecoderGraph
     private const float LogitScale = 8f, MaskInputWeight = 0.5f, LogitClip = 32f;
 
     /// <summary>Realistic size: channels and 3×3 conv layers over the first channels of the 64×64 image embedding
-    /// (see <see cref="CostChain"/>); tuned so a one-prompt run takes ≈ 0.17 s on a 2-core AMD EPYC with ORT 1.31 CPU.</summary>
-    internal const int RealisticChannels = 128, RealisticLayers = 31;
+    /// (see <see cref="CostChain"/>); tuned so a one-prompt run costs ≈ 44 ms, like a real SAM2.1-tiny export, on a 2-core
+    /// AMD EPYC with ORT 1.31 CPU (docs/benchmarks.md).</summary>
+    internal const int RealisticChannels = 128, RealisticLayers = 7;
 
     public static ModelProto Build(StandInFormat format, StandInSize size = StandInSize.Small) => format switch
     {

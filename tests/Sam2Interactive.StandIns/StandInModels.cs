@@ -24,7 +24,7 @@ public static class StandInModels
     /// Output bytes depend only on the arguments.
     /// </summary>
     /// <param name="size"><see cref="StandInSize.Small"/> (default; unchanged bytes) or <see cref="StandInSize.Realistic"/>
-    /// (same masks, SAM2.1-tiny-like cost per run).</param>
+    /// (same masks, SAM2.1-tiny-like time and memory per run).</param>
     public static (string EncoderPath, string DecoderPath) Write(string directory, StandInFormat format, string name = DefaultName,
         StandInSize size = StandInSize.Small)
     {

@@ -7,9 +7,11 @@ public enum StandInSize
     Small,
 
     /// <summary>
-    /// Adds a chain of 3×3 convs whose result enters the outputs scaled by 1e-30 (below float32 resolution of the values it
-    /// is added to), so each run costs about what SAM2.1 hiera-tiny costs on a 2-core CPU with ONNX Runtime 1.31
-    /// (encoder ≈ 7 s, decoder ≈ 0.17 s) while the masks stay those of <see cref="Small"/>. For benchmarks.
+    /// Adds a chain of 3×3 convs (time) and, in the encoder, a global attention (memory) whose results enter the outputs scaled
+    /// by 1e-30 (below float32 resolution of the values they meet), so the masks stay those of <see cref="Small"/> bit for bit
+    /// while each run costs about what a real SAM2.1 hiera-tiny export costs on a 2-core AMD EPYC with ONNX Runtime 1.31 CPU:
+    /// encoder ≈ 4.0 s per run, peaking near 1.0 GiB resident in a fresh process; decoder ≈ 44 ms per one-point run
+    /// (docs/stand-ins.md, docs/benchmarks.md). For benchmarks and memory measurements.
     /// </summary>
     Realistic,
 }

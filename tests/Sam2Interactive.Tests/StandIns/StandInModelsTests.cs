@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using System.Runtime.InteropServices;
 using Microsoft.ML.OnnxRuntime;
 using NUnit.Framework;
 using Sam2Interactive.StandIns;
@@ -28,6 +29,7 @@ public sealed class StandInModelsTests
     private string _root = "";
     private readonly Dictionary<StandInFormat, (string Encoder, string Decoder)> _paths = [];
     private readonly Dictionary<StandInFormat, Features> _features = [];
+    private readonly Dictionary<StandInFormat, (string Encoder, string Decoder)> _realisticPaths = [];
 
     /// <summary>Encoder outputs for the scene, [1,32,256,256], [1,64,128,128], [1,256,64,64].</summary>
     private sealed record Features(float[] Feats0, float[] Feats1, float[] Embed);
@@ -107,16 +109,13 @@ public sealed class StandInModelsTests
         }
     }
 
-    // Realistic models are loaded (cheap) but never run here: a run costs seconds. Their masks are compared with the small
-    // ones by the benchmark driver'S "cost" command.
     [TestCase(StandInFormat.SamExporter)]
     [TestCase(StandInFormat.OnnxCommunity)]
     [TestCase(StandInFormat.OrigImSizeInt32)]
     [TestCase(StandInFormat.OrigImSizeInt64)]
-    public void Write_Realistic_SameSignatureAsSmallWithMoreConvs(StandInFormat format)
+    public void Write_Realistic_SameSignatureAsSmallWithCostChainAndAttention(StandInFormat format)
     {
-        var dir = Path.Combine(_root, "realistic-" + StandInModels.FolderName(format));
-        var (encoderPath, decoderPath) = StandInModels.Write(dir, format, size: StandInSize.Realistic);
+        var (encoderPath, decoderPath) = RealisticPaths(format);
         var (smallEncoderPath, smallDecoderPath) = _paths[format];
         using var encoder = new InferenceSession(encoderPath);
         using var decoder = new InferenceSession(decoderPath);
@@ -128,15 +127,87 @@ public sealed class StandInModelsTests
             Assert.That(Signature(encoder.OutputNames, encoder.OutputMetadata), Is.EqualTo(Signature(smallEncoder.OutputNames, smallEncoder.OutputMetadata)));
             Assert.That(Signature(decoder.InputNames, decoder.InputMetadata), Is.EqualTo(Signature(smallDecoder.InputNames, smallDecoder.InputMetadata)));
             Assert.That(Signature(decoder.OutputNames, decoder.OutputMetadata), Is.EqualTo(Signature(smallDecoder.OutputNames, smallDecoder.OutputMetadata)));
-            Assert.That(ConvCount(encoderPath), Is.EqualTo(ConvCount(smallEncoderPath) + 330));
-            Assert.That(ConvCount(decoderPath), Is.EqualTo(31));
+            Assert.That(OpCount(encoderPath, "Conv"), Is.EqualTo(OpCount(smallEncoderPath, "Conv") + 170));
+            Assert.That(OpCount(encoderPath, "Softmax"), Is.EqualTo(1), "the encoder's global attention");
+            Assert.That(OpCount(decoderPath, "Conv"), Is.EqualTo(7));
         }
     }
 
-    private static int ConvCount(string path)
+    // Realistic runs cost what SAM2.1-tiny costs (encoder ≈ 4 s and ≈ 1 GiB, decoder ≈ 44 ms): the encoder runs once, in
+    // the format whose graph the others share (they differ only in names and the batch dimension). Bit-identical outputs
+    // mean every mask the tests above prove holds for the benchmarks' models too.
+    [Test]
+    public void Run_RealisticEncoder_OutputsBitIdenticalToSmall()
+    {
+        var realistic = Encode(RealisticPaths(StandInFormat.SamExporter).Encoder, StandInFormat.SamExporter, Scene());
+        var small = _features[StandInFormat.SamExporter];
+        using (Assert.EnterMultipleScope())
+        {
+            Assert.That(FirstBitDifference(realistic.Feats0, small.Feats0), Is.EqualTo(-1), "high_res_feats_0: first element whose bits differ");
+            Assert.That(FirstBitDifference(realistic.Feats1, small.Feats1), Is.EqualTo(-1), "high_res_feats_1: first element whose bits differ");
+            Assert.That(FirstBitDifference(realistic.Embed, small.Embed), Is.EqualTo(-1), "image_embed: first element whose bits differ");
+        }
+    }
+
+    [TestCase(StandInFormat.SamExporter)]
+    [TestCase(StandInFormat.OrigImSizeInt32)]
+    [TestCase(StandInFormat.OrigImSizeInt64)]
+    public void Run_RealisticDecoder_MasksAndScoresBitIdenticalToSmall(StandInFormat format)
+    {
+        // A positive click on C, a negative one on A, a box around C, and the previous-mask input: every term of the logits.
+        (float, float, float)[] points = [(384, 768, 1), (300, 300, 0), (250, 634, 2), (518, 902, 3)];
+        var previous = new float[Cells];
+        for (var i = 0; i < Cells; i++) previous[i] = ((i % 7) - 3) * 0.5f;
+        var (masks, iou) = Decode(format, points, previous, hasMask: 1f);
+        var (realisticMasks, realisticIou) = Decode(format, points, previous, hasMask: 1f, decoderPath: RealisticPaths(format).Decoder);
+        using (Assert.EnterMultipleScope())
+        {
+            Assert.That(FirstBitDifference(realisticMasks, masks), Is.EqualTo(-1), "masks: first element whose bits differ");
+            Assert.That(FirstBitDifference(realisticIou, iou), Is.EqualTo(-1), "iou_predictions: first element whose bits differ");
+            Assert.That(MaskIou(realisticMasks, 1, Cover(s_squareC)), Is.EqualTo(1.0));
+        }
+    }
+
+    [Test]
+    public void Run_RealisticDecoderOnnxCommunity_MasksAndScoresBitIdenticalToSmall()
+    {
+        (float, float, long)[][] points = [[(384, 768, 1), (300, 300, 0)]];
+        (float, float, float, float)[] boxes = [(250, 634, 518, 902)];
+        var small = DecodeCommunity(points, boxes);
+        var realistic = DecodeCommunity(points, boxes, RealisticPaths(StandInFormat.OnnxCommunity).Decoder);
+        using (Assert.EnterMultipleScope())
+        {
+            Assert.That(FirstBitDifference(realistic.Masks, small.Masks), Is.EqualTo(-1), "pred_masks: first element whose bits differ");
+            Assert.That(FirstBitDifference(realistic.Iou, small.Iou), Is.EqualTo(-1), "iou_scores: first element whose bits differ");
+            Assert.That(FirstBitDifference(realistic.ObjectScores, small.ObjectScores), Is.EqualTo(-1), "object_score_logits: first element whose bits differ");
+            Assert.That(MaskIou(realistic.Masks, 1, Cover(s_squareC)), Is.EqualTo(1.0));
+        }
+    }
+
+    /// <summary>The realistic pair of <paramref name="format"/>, written once per fixture.</summary>
+    private (string Encoder, string Decoder) RealisticPaths(StandInFormat format)
+    {
+        if (!_realisticPaths.TryGetValue(format, out var paths))
+        {
+            paths = StandInModels.Write(Path.Combine(_root, "realistic-" + StandInModels.FolderName(format)), format, size: StandInSize.Realistic);
+            _realisticPaths[format] = paths;
+        }
+
+        return paths;
+    }
+
+    /// <summary>Index of the first element whose bits differ, the shorter length when only the lengths differ, or -1 when
+    /// the arrays are bit-identical.</summary>
+    private static int FirstBitDifference(float[] actual, float[] expected)
+    {
+        var common = MemoryMarshal.Cast<float, int>(actual.AsSpan()).CommonPrefixLength(MemoryMarshal.Cast<float, int>(expected.AsSpan()));
+        return common == actual.Length && common == expected.Length ? -1 : common;
+    }
+
+    private static int OpCount(string path, string opType)
     {
         var model = Onnx.ModelProto.Parser.ParseFrom(File.ReadAllBytes(path));
-        return model.Graph.Node.Count(n => n.OpType == "Conv");
+        return model.Graph.Node.Count(n => n.OpType == opType);
     }
 
     [Test]
@@ -520,10 +591,12 @@ public sealed class StandInModelsTests
         static bool Inside((int X0, int Y0, int X1, int Y1) r, int x, int y) => x >= r.X0 && x < r.X1 && y >= r.Y0 && y < r.Y1;
     }
 
-    private Features Encode(StandInFormat format, float[] image)
+    private Features Encode(StandInFormat format, float[] image) => Encode(_paths[format].Encoder, format, image);
+
+    private static Features Encode(string encoderPath, StandInFormat format, float[] image)
     {
         var community = format == StandInFormat.OnnxCommunity;
-        using var session = new InferenceSession(_paths[format].Encoder);
+        using var session = new InferenceSession(encoderPath);
         using var input = OrtValue.CreateTensorValueFromMemory(image, [1, 3, 1024, 1024]);
         string[] names = community
             ? ["image_embeddings.0", "image_embeddings.1", "image_embeddings.2"]
@@ -536,13 +609,14 @@ public sealed class StandInModelsTests
     }
 
     /// <summary>
-    /// Runs a format a/c decoder. <paramref name="points"/> are split evenly over <paramref name="sets"/> prompt sets.
+    /// Runs a format a/c decoder (the small one unless <paramref name="decoderPath"/> is given). <paramref name="points"/> are
+    /// split evenly over <paramref name="sets"/> prompt sets.
     /// Returns low-res masks [sets,3,256,256] (low_res_masks for format c) and iou [sets,3].
     /// </summary>
     private (float[] Masks, float[] Iou) Decode(StandInFormat format, (float X, float Y, float Label)[] points,
-        float[]? maskInput = null, float hasMask = 0f, int sets = 1)
+        float[]? maskInput = null, float hasMask = 0f, int sets = 1, string? decoderPath = null)
     {
-        using var session = new InferenceSession(_paths[format].Decoder);
+        using var session = new InferenceSession(decoderPath ?? _paths[format].Decoder);
         var inputs = SamExporterInputs(_features[format], points, sets, maskInput ?? new float[sets * Cells], hasMask);
         if (format != StandInFormat.SamExporter)
         {
@@ -576,14 +650,15 @@ public sealed class StandInModelsTests
         };
     }
 
-    /// <summary>Runs the format b decoder with B = 1. Every point batch must have the same number of points.</summary>
+    /// <summary>Runs the format b decoder (the small one unless <paramref name="decoderPath"/> is given) with B = 1. Every point
+    /// batch must have the same number of points.</summary>
     private (float[] Masks, float[] Iou, float[] ObjectScores, long K) DecodeCommunity(
-        (float X, float Y, long Label)[][] pointBatches, (float X0, float Y0, float X1, float Y1)[] boxes)
+        (float X, float Y, long Label)[][] pointBatches, (float X0, float Y0, float X1, float Y1)[] boxes, string? decoderPath = null)
     {
         var features = _features[StandInFormat.OnnxCommunity];
         var perBatch = pointBatches[0].Length;
         var all = pointBatches.SelectMany(b => b).ToArray();
-        using var session = new InferenceSession(_paths[StandInFormat.OnnxCommunity].Decoder);
+        using var session = new InferenceSession(decoderPath ?? _paths[StandInFormat.OnnxCommunity].Decoder);
         var inputs = new Dictionary<string, OrtValue>
         {
             ["input_points"] = OrtValue.CreateTensorValueFromMemory(all.SelectMany(p => new[] { p.X, p.Y }).ToArray(), [1, pointBatches.Length, perBatch, 2]),
