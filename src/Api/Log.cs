@@ -2,7 +2,7 @@ namespace Sam2Interactive.Api;
 
 /// <summary>
 /// The host's log messages; EventIds 1000-1999 (start-up 10xx, prefetch 11xx, Label Studio protocol 12xx, image fetch
-/// 13xx, automatic masks 14xx). Never renumber, rename or reuse an id: the method name is the EventId's name in operators' telemetry.
+/// 13xx, automatic masks 14xx, HTTP API 15xx). Never renumber, rename or reuse an id: the method name is the EventId's name in operators' telemetry.
 /// </summary>
 internal static partial class Log
 {
@@ -54,5 +54,8 @@ internal static partial class Log
     [LoggerMessage(1405, LogLevel.Information, "Task {TaskId} already has a prediction of model version {ModelVersion} in Label Studio: not posting another")]
     public static partial void AutomaticAlreadyPredicted(ILogger logger, long taskId, string modelVersion);
 
-    // Next free ids: 1004, 1102, 1206, 1302, 1406
+    [LoggerMessage(1501, LogLevel.Warning, "Background encode of image {ImageId} (POST /api/v1/images?wait=false) failed: {Reason}")]
+    public static partial void BackgroundEncodeFailed(ILogger logger, string imageId, string reason);
+
+    // Next free ids: 1004, 1102, 1206, 1302, 1406, 1502
 }

@@ -1,7 +1,9 @@
 using Sam2Interactive.Api.Automatic;
 using Sam2Interactive.Api.Configuration;
+using Sam2Interactive.Api.ImageApi;
 using Sam2Interactive.Api.LabelStudio;
 using Sam2Interactive.Api.Metrics;
+using Sam2Interactive.Api.Playground;
 using Sam2Interactive.Api.Segmentation;
 using Sam2Interactive.Cache;
 using Sam2Interactive.Decoder;
@@ -58,6 +60,13 @@ internal static class Server
         builder.Services.AddHostedService<ModelWarmup>();
         builder.Services.AddSingleton<PrefetchQueue>();
         builder.Services.AddHostedService(sp => sp.GetRequiredService<PrefetchQueue>());
+        // The HTTP API's bodies through their source-generated context, so the OpenAPI schemas carry the wire names.
+        builder.Services.ConfigureHttpJsonOptions(o =>
+        {
+            ImageApiJson.Apply(o.SerializerOptions);
+            o.SerializerOptions.TypeInfoResolverChain.Insert(0, ImageApiJsonContext.Default);
+        });
+        builder.Services.AddOpenApi(ImageApiOpenApi.Configure);
 
         var app = builder.Build();
         // Created now, before any instrument records: the exporter only sees measurements made after it listens.
@@ -66,6 +75,9 @@ internal static class Server
         app.UseRequestMetrics();
         app.MapGet("/metrics", () => Results.Text(exporter.Collect(), "text/plain; version=0.0.4; charset=utf-8"));
         app.MapLabelStudioEndpoints(settings.Server);
+        app.MapImageApi();
+        app.MapOpenApi();
+        app.MapPlayground();
         return app;
     }
 

@@ -7,11 +7,14 @@ namespace Sam2Interactive.Cache;
 
 /// <summary>
 /// The embedding cache the click path calls. An image is known by its URI (Label Studio host + task image URI) and by its
-/// content (SHA-256 of the bytes). <see cref="GetOrCreateAsync"/> reads, in order: <see cref="MemoryTier"/> (tier 1);
+/// content (SHA-256 of the bytes). <see cref="GetOrCreateAsync"/> (by URI) reads, in order: <see cref="MemoryTier"/> (tier 1);
 /// the URI → content map (here, then in the shared tier) so a known task is neither downloaded nor decoded again; the
 /// shared tier (<see cref="IDistributedEmbeddingTier"/>, Redis); and only then fetches and encodes, once per process
 /// (<see cref="SingleFlight{T}"/> per URI and per content) and once per cluster (the shared tier's encode lock), in an
-/// <see cref="EncoderSlots"/> slot by priority. Failures are never cached.
+/// <see cref="EncoderSlots"/> slot by priority. Failures are never cached. Clients that hold the bytes themselves (the HTTP
+/// API) use the content-keyed members: <see cref="GetOrCreateByContentAsync"/>,
+/// <see cref="TryGetAsync"/> and <see cref="LocateAsync"/>; they share tier 1, the per-content single flight, the shared
+/// tier and the cluster lock with the URI path, so an image Label Studio also serves is encoded once.
 /// </summary>
 public sealed class EmbeddingStore : IDisposable
 {
@@ -21,6 +24,7 @@ public sealed class EmbeddingStore : IDisposable
     private readonly Dictionary<string, string> _hashByUri = new(StringComparer.Ordinal);
     private readonly SingleFlight<string> _resolving = new();
     private readonly SingleFlight<bool> _encoding = new();
+    private readonly SingleFlight<bool> _loading = new();
     private readonly EncoderSlots _encoderSlots;
     private readonly TimeSpan _lockWait;
     private readonly Lazy<IDistributedEmbeddingTier> _shared;
@@ -85,6 +89,94 @@ public sealed class EmbeddingStore : IDisposable
         }
     }
 
+    /// <summary>The content key of an image: the lowercase hex SHA-256 of its bytes (the HTTP API's <c>image_id</c>).</summary>
+    public static string ContentHash(ReadOnlySpan<byte> image) => Convert.ToHexStringLower(SHA256.HashData(image));
+
+    /// <summary>
+    /// The embedding of the image in <paramref name="image"/>, keyed by its content, with a reference taken for the caller,
+    /// who disposes it. The store takes ownership of <paramref name="image"/> in every case (success, failure, cancellation)
+    /// and disposes it once no run needs the bytes; no copy is made.
+    /// </summary>
+    /// <param name="encode">As for <see cref="GetOrCreateAsync"/>: decodes and encodes the bytes, in an encoder slot.</param>
+    /// <returns>The content hash, the embedding, and whether it was already held here or in the shared tier (no encode
+    /// was needed for this call).</returns>
+    public async Task<ContentEmbedding> GetOrCreateByContentAsync(IMemoryOwner<byte> image, Func<ReadOnlyMemory<byte>, ImageEmbedding> encode,
+        EncodePriority priority, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(image);
+        // The caller's reference; a run this call starts takes its own, so the bytes outlive a caller that gives up.
+        var bytes = new SharedBytes(image);
+        try
+        {
+            var hash = ContentHash(bytes.Memory.Span);
+            while (true)
+            {
+                ObjectDisposedException.ThrowIf(_disposed, this);
+                if (_memory.TryGet(hash, out var hit))
+                {
+                    _metrics.Lookup("memory", hit: true);
+                    return new ContentEmbedding(hash, hit, Cached: true);
+                }
+                _metrics.Lookup("memory", hit: false);
+                var run = _encoding.Join(hash, priority, flight => EncodeOwnedAsync(hash, bytes.AddReference(), encode, flight));
+                var encoded = await run.Task.WaitAsync(cancellationToken).ConfigureAwait(false);
+                if (_memory.TryGet(hash, out var fresh)) return new ContentEmbedding(hash, fresh, Cached: !encoded);
+                // Evicted between insertion and this lookup (tiny capacity, heavy load): the bytes are still held, go round again.
+            }
+        }
+        finally
+        {
+            bytes.Dispose();
+        }
+    }
+
+    /// <summary>
+    /// The embedding of the content <paramref name="contentHash"/> if this process or the shared tier holds it, or an encode
+    /// of it is running here (then it is awaited); null otherwise. Never encodes. The caller disposes a returned embedding.
+    /// </summary>
+    public async Task<ImageEmbedding?> TryGetAsync(string contentHash, EncodePriority priority, CancellationToken cancellationToken)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(contentHash);
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        if (_memory.TryGet(contentHash, out var hit))
+        {
+            _metrics.Lookup("memory", hit: true);
+            return hit;
+        }
+        _metrics.Lookup("memory", hit: false);
+        if (_encoding.TryJoin(contentHash, priority, out var running))
+        {
+            try
+            {
+                await running.Task.WaitAsync(cancellationToken).ConfigureAwait(false);
+            }
+            catch (Exception e) when (e is not OperationCanceledException)
+            {
+                // That run's own caller gets its error (e.g. undecodable bytes); for this lookup the content is simply not held.
+                return null;
+            }
+        }
+        else
+        {
+            // Evicted here, or posted to another replica: the shared tier may hold it. One read per content at a time.
+            await _loading.Join(contentHash, priority, _ => TryLoadSharedAsync(_shared.Value, contentHash))
+                .Task.WaitAsync(cancellationToken).ConfigureAwait(false);
+        }
+        return _memory.TryGet(contentHash, out var loaded) ? loaded : null;
+    }
+
+    /// <summary>Where the embedding of <paramref name="contentHash"/> is held now, without reading or creating it.</summary>
+    public async Task<EmbeddingLocation> LocateAsync(string contentHash, CancellationToken cancellationToken)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(contentHash);
+        if (_memory.TryGetSize(contentHash, out var width, out var height))
+            return new EmbeddingLocation(EmbeddingHolder.Memory, MemoryTier.BytesPerEmbedding, width, height);
+        if (_encoding.IsRunning(contentHash))
+            return new EmbeddingLocation(EmbeddingHolder.Encoding, 0, 0, 0);
+        var stored = await _shared.Value.StoredBytesAsync(contentHash, cancellationToken).ConfigureAwait(false);
+        return stored > 0 ? new EmbeddingLocation(EmbeddingHolder.Shared, stored, 0, 0) : new EmbeddingLocation(EmbeddingHolder.None, 0, 0, 0);
+    }
+
     /// <summary>
     /// Runs <paramref name="encode"/>, an encoder run whose result is not cached here (a crop encoded for automatic masks),
     /// on a thread-pool thread in an encoder slot at <paramref name="priority"/>, so it waits behind clicks and prefetches as
@@ -124,7 +216,7 @@ public sealed class EmbeddingStore : IDisposable
     {
         while (true)
         {
-            var running = _resolving.Running.Concat(_encoding.Running).ToArray();
+            var running = _resolving.Running.Concat(_encoding.Running).Concat(_loading.Running).ToArray();
             if (running.Length == 0) return;
             await Task.WhenAll(running)
                 .ContinueWith(static _ => { }, CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default)
@@ -146,7 +238,7 @@ public sealed class EmbeddingStore : IDisposable
             if (hash is null)
             {
                 image = await FetchAsync(fetch).ConfigureAwait(false);
-                hash = Convert.ToHexStringLower(SHA256.HashData(image.Memory.Span));
+                hash = ContentHash(image.Memory.Span);
                 _ = shared.SetContentHashAsync(uri, hash, CancellationToken.None);
             }
             RememberUri(uri, hash);
@@ -168,12 +260,14 @@ public sealed class EmbeddingStore : IDisposable
     }
 
     /// <summary>The content's embedding from the shared tier, or encoded here under the cluster lock.</summary>
-    /// <param name="image">The bytes when this run's resolver fetched them (it disposes them); null to fetch here.</param>
-    private async Task<bool> LoadOrEncodeAsync(string hash, IMemoryOwner<byte>? image, Func<CancellationToken, Task<IMemoryOwner<byte>>> fetch,
+    /// <param name="image">The bytes when this run's caller holds them (and disposes them); null to fetch here.</param>
+    /// <param name="fetch">Used only when <paramref name="image"/> is null.</param>
+    /// <returns>True when it was encoded here, false when read from the shared tier.</returns>
+    private async Task<bool> LoadOrEncodeAsync(string hash, IMemoryOwner<byte>? image, Func<CancellationToken, Task<IMemoryOwner<byte>>>? fetch,
         Func<ReadOnlyMemory<byte>, ImageEmbedding> encode, SingleFlight<bool>.Flight flight)
     {
         var shared = _shared.Value;
-        if (await TryLoadSharedAsync(shared, hash).ConfigureAwait(false)) return true;
+        if (await TryLoadSharedAsync(shared, hash).ConfigureAwait(false)) return false;
         var deadline = _time.GetTimestamp() + (long)(_lockWait.TotalSeconds * _time.TimestampFrequency);
         IMemoryOwner<byte>? fetchedHere = null;
         try
@@ -188,13 +282,13 @@ public sealed class EmbeddingStore : IDisposable
                     var remaining = _time.GetElapsedTime(_time.GetTimestamp(), deadline);
                     var released = remaining > TimeSpan.Zero
                         && await shared.WaitForLockReleaseAsync(hash, remaining, CancellationToken.None).ConfigureAwait(false);
-                    if (await TryLoadSharedAsync(shared, hash).ConfigureAwait(false)) return true;
+                    if (await TryLoadSharedAsync(shared, hash).ConfigureAwait(false)) return false;
                     // Released without a value means the owner died or failed: take over. Waited too long: encode here.
                     if (released) continue;
                 }
                 try
                 {
-                    image ??= fetchedHere = await FetchAsync(fetch).ConfigureAwait(false);
+                    image ??= fetchedHere = await FetchAsync(fetch!).ConfigureAwait(false);
                     var embedding = await EncodeInSlotAsync(image, encode, flight).ConfigureAwait(false);
                     embedding.TryAddReference(); // held across the shared write; tier 1 may evict meanwhile
                     try
@@ -220,6 +314,20 @@ public sealed class EmbeddingStore : IDisposable
         finally
         {
             fetchedHere?.Dispose();
+        }
+    }
+
+    /// <summary>An encode run over bytes the caller handed over: releases this run's reference when it ends.</summary>
+    private async Task<bool> EncodeOwnedAsync(string hash, IMemoryOwner<byte> bytes, Func<ReadOnlyMemory<byte>, ImageEmbedding> encode,
+        SingleFlight<bool>.Flight flight)
+    {
+        try
+        {
+            return await LoadOrEncodeAsync(hash, bytes, null, encode, flight).ConfigureAwait(false);
+        }
+        finally
+        {
+            bytes.Dispose();
         }
     }
 
@@ -279,4 +387,50 @@ public sealed class EmbeddingStore : IDisposable
         _disposed = true;
         _memory.Dispose();
     }
+
+    /// <summary>Image bytes shared by a caller and the run it started: the last holder to let go disposes the owner.</summary>
+    private sealed class SharedBytes(IMemoryOwner<byte> owner) : IMemoryOwner<byte>
+    {
+        private int _references = 1;
+
+        public Memory<byte> Memory => owner.Memory;
+
+        public SharedBytes AddReference()
+        {
+            Interlocked.Increment(ref _references);
+            return this;
+        }
+
+        public void Dispose()
+        {
+            if (Interlocked.Decrement(ref _references) == 0) owner.Dispose();
+        }
+    }
 }
+
+/// <summary>An embedding found or made by content, with a reference for the caller (dispose <see cref="Embedding"/>).</summary>
+/// <param name="ContentHash">Lowercase hex SHA-256 of the image bytes.</param>
+/// <param name="Cached">True when no encode was needed: held in this process or read from the shared tier.</param>
+public readonly record struct ContentEmbedding(string ContentHash, ImageEmbedding Embedding, bool Cached);
+
+/// <summary>Where an embedding is held.</summary>
+public enum EmbeddingHolder
+{
+    /// <summary>Nowhere: never seen, evicted, expired, or the shared tier cannot be asked.</summary>
+    None,
+
+    /// <summary>An encode of it is running in this process.</summary>
+    Encoding,
+
+    /// <summary>In this process (tier 1), float32.</summary>
+    Memory,
+
+    /// <summary>Only in the shared tier (Redis); the next use reads it into tier 1.</summary>
+    Shared,
+}
+
+/// <summary>The answer of <see cref="EmbeddingStore.LocateAsync"/>.</summary>
+/// <param name="Bytes">Size of the held value: 16 MiB in tier 1, the stored value's length in the shared tier; 0 when not held.</param>
+/// <param name="Width">Original image width in pixels when held in tier 1, else 0.</param>
+/// <param name="Height">Original image height in pixels when held in tier 1, else 0.</param>
+public readonly record struct EmbeddingLocation(EmbeddingHolder Holder, long Bytes, int Width, int Height);

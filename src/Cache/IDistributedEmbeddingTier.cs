@@ -17,6 +17,10 @@ internal interface IDistributedEmbeddingTier
     /// reported as a miss. The caller owns the returned embedding's reference.</summary>
     Task<ImageEmbedding?> TryGetAsync(string contentHash, CancellationToken cancellationToken);
 
+    /// <summary>Size in bytes of the stored value for <paramref name="contentHash"/> (<c>STRLEN</c>, no value is read);
+    /// 0 when absent or when the tier cannot tell.</summary>
+    Task<long> StoredBytesAsync(string contentHash, CancellationToken cancellationToken);
+
     /// <summary>Stores an embedding (float16 or float32 per <c>CACHE_DTYPE</c>) with the configured TTL.</summary>
     Task PutAsync(string contentHash, ImageEmbedding embedding, CancellationToken cancellationToken);
 

@@ -33,6 +33,21 @@ internal sealed class MemoryTier : IDisposable
         lock (_gate) return _byHash.ContainsKey(hash);
     }
 
+    /// <summary>The original image size of a held embedding, without taking a reference or touching its recency.</summary>
+    public bool TryGetSize(string hash, out int width, out int height)
+    {
+        lock (_gate)
+        {
+            if (_byHash.TryGetValue(hash, out var node))
+            {
+                (width, height) = (node.Value.Embedding.OriginalWidth, node.Value.Embedding.OriginalHeight);
+                return true;
+            }
+        }
+        (width, height) = (0, 0);
+        return false;
+    }
+
     /// <summary>The embedding with a reference taken for the caller (who disposes it), and marks it most recently used.</summary>
     public bool TryGet(string hash, out ImageEmbedding embedding)
     {

@@ -18,6 +18,9 @@ internal sealed class NoDistributedEmbeddingTier : IDistributedEmbeddingTier
     public Task<ImageEmbedding?> TryGetAsync(string contentHash, CancellationToken cancellationToken) =>
         cancellationToken.IsCancellationRequested ? Task.FromCanceled<ImageEmbedding?>(cancellationToken) : Task.FromResult<ImageEmbedding?>(null);
 
+    public Task<long> StoredBytesAsync(string contentHash, CancellationToken cancellationToken) =>
+        cancellationToken.IsCancellationRequested ? Task.FromCanceled<long>(cancellationToken) : Task.FromResult(0L);
+
     public Task PutAsync(string contentHash, ImageEmbedding embedding, CancellationToken cancellationToken) =>
         cancellationToken.IsCancellationRequested ? Task.FromCanceled(cancellationToken) : Task.CompletedTask;
 

@@ -154,6 +154,14 @@ internal sealed class RedisEmbeddingTier : IDistributedEmbeddingTier, IDisposabl
         return null;
     }
 
+    public async Task<long> StoredBytesAsync(string contentHash, CancellationToken cancellationToken)
+    {
+        CheckHash(contentHash);
+        var (ok, length) = await ExecuteAsync("strlen", _smallTimeout, (RedisKey)EmbeddingKey(contentHash),
+            static (db, k) => db.StringLengthAsync(k), cancellationToken).ConfigureAwait(false);
+        return ok ? length : 0;
+    }
+
     public async Task PutAsync(string contentHash, ImageEmbedding embedding, CancellationToken cancellationToken)
     {
         CheckHash(contentHash);

@@ -53,6 +53,17 @@ internal sealed class SingleFlight<T>
         return mine;
     }
 
+    /// <summary>Whether a run for <paramref name="key"/> is in progress.</summary>
+    public bool IsRunning(string key) => _running.ContainsKey(key);
+
+    /// <summary>Joins the run for <paramref name="key"/> when one is in progress; starts nothing.</summary>
+    public bool TryJoin(string key, EncodePriority priority, out Flight flight)
+    {
+        if (!_running.TryGetValue(key, out flight!)) return false;
+        flight.Promote(priority);
+        return true;
+    }
+
     /// <summary>One shared run.</summary>
     internal sealed class Flight : IPromotable
     {

@@ -112,6 +112,35 @@ public sealed partial class Sam2Decoder : IDisposable
         }
     }
 
+    /// <summary>
+    /// Every candidate mask of each prompt (SAM2's multimask output: three with the exports this server loads), highest
+    /// predicted IoU first; element [i][0] is what <see cref="PredictMany"/> gives for prompt i. Same runs as
+    /// <see cref="PredictMany"/>. The caller disposes every mask.
+    /// </summary>
+    public MaskPrediction[][] PredictCandidates(ImageEmbedding embedding, IReadOnlyList<Prompt> prompts, int width, int height)
+    {
+        foreach (var p in prompts) Validate(p, width, height);
+        if (prompts.Count == 0) return [];
+        if (prompts.Count > 1 && _schema.FourDimPoints && prompts.All(p => p.Points.Count == 0 && p.Box is not null))
+        {
+            var flat = RunBatch(embedding, prompts, width, height, null, allCandidates: true);
+            return flat.Chunk(flat.Length / prompts.Count).ToArray();
+        }
+
+        var results = new MaskPrediction[prompts.Count][];
+        try
+        {
+            Parallel.For(0, prompts.Count, new ParallelOptions { MaxDegreeOfParallelism = _options.Workers },
+                i => results[i] = RunBatch(embedding, [prompts[i]], width, height, null, allCandidates: true));
+            return results;
+        }
+        catch
+        {
+            foreach (var r in results) foreach (var m in r ?? []) m.Dispose();
+            throw;
+        }
+    }
+
     public void Dispose()
     {
         _session.Dispose();
@@ -125,10 +154,10 @@ public sealed partial class Sam2Decoder : IDisposable
     }
 
     private MaskPrediction[] RunBatch(ImageEmbedding embedding, IReadOnlyList<Prompt> prompts, int width, int height, ReadOnlyMemory<float>? previousLogits,
-        bool count = true)
+        bool count = true, bool allCandidates = false)
     {
         using var outputs = RunSession(embedding, prompts, width, height, previousLogits, count, CancellationToken.None);
-        return Collect(outputs, prompts.Count, width, height);
+        return Collect(outputs, prompts.Count, width, height, allCandidates);
     }
 
     /// <summary>
@@ -249,25 +278,48 @@ public sealed partial class Sam2Decoder : IDisposable
         }
     }
 
-    private MaskPrediction[] Collect(IReadOnlyList<OrtValue> outputs, int count, int width, int height)
+    /// <summary>(prompt, candidate) pairs to build: per prompt the highest-IoU candidate, or every candidate best first.</summary>
+    private static (int Prompt, int Candidate)[] Pick(ReadOnlySpan<float> scores, int count, int candidates, bool allCandidates)
+    {
+        var picks = new (int, int)[allCandidates ? count * candidates : count];
+        for (var k = 0; k < count; k++)
+        {
+            var kScores = scores.Slice(k * candidates, candidates);
+            if (!allCandidates)
+            {
+                var best = 0;
+                for (var m = 1; m < kScores.Length; m++)
+                {
+                    if (kScores[m] > kScores[best]) best = m;
+                }
+                picks[k] = (k, best);
+                continue;
+            }
+            var order = Enumerable.Range(0, candidates).ToArray();
+            var keys = kScores.ToArray();
+            // Stable: equal scores keep the decoder's order.
+            var sorted = order.OrderByDescending(m => keys[m]).ToArray();
+            for (var m = 0; m < candidates; m++) picks[k * candidates + m] = (k, sorted[m]);
+        }
+        return picks;
+    }
+
+    private MaskPrediction[] Collect(IReadOnlyList<OrtValue> outputs, int count, int width, int height, bool allCandidates)
     {
         var s = _schema;
         var scores = outputs[0].GetTensorDataAsSpan<float>();
         var candidates = scores.Length / count;
-        var results = new MaskPrediction[count];
-        for (var k = 0; k < count; k++)
+        var picks = Pick(scores, count, candidates, allCandidates);
+        var results = new MaskPrediction[picks.Length];
+        for (var j = 0; j < picks.Length; j++)
         {
             var start = Stopwatch.GetTimestamp();
-            var best = 0;
+            var (k, best) = picks[j];
             var kScores = scores.Slice(k * candidates, candidates);
-            for (var m = 1; m < kScores.Length; m++)
-            {
-                if (kScores[m] > kScores[best]) best = m;
-            }
 
             var hasLowRes = s.LowResIndex >= 0;
             var result = new MaskPrediction(width, height, kScores[best], best, hasLowRes);
-            results[k] = result;
+            results[j] = result;
             if (hasLowRes)
             {
                 var all = outputs[s.LowResIndex].GetTensorDataAsSpan<float>();

@@ -139,6 +139,32 @@ public class MaskPngBenchmarks
 }
 
 /// <summary>
+/// The HTTP API's <c>coco_rle</c> output of a 4000×3000 object mask (tiled transpose to column-major, vectorised run scan,
+/// pycocotools' counts string), beside the brush RLE of the same mask. Allocations: the counts string; the transposed
+/// mask and the counts are pooled.
+/// </summary>
+[MemoryDiagnoser]
+public class CocoRleBenchmarks
+{
+    private const int Width = 4000, Height = 3000;
+    private readonly byte[] _mask = new byte[Width * Height];
+    private byte[] _buffer = [];
+
+    [GlobalSetup]
+    public void Setup()
+    {
+        MaskPostprocessor.UpsampleAndThreshold(UpsampleBenchmarks.DiscLogits(), Width, Height, _mask);
+        _buffer = new byte[BrushRle.GetMaxEncodedLength(_mask.Length)];
+    }
+
+    [Benchmark(Baseline = true)]
+    public int BrushRle4000x3000() => BrushRle.Encode(_mask, _buffer);
+
+    [Benchmark]
+    public int CocoRle4000x3000() => CocoRle.Encode(_mask, Width, Height).Length;
+}
+
+/// <summary>
 /// Polygon output of a 4000×3000 mask of one large object (the RLE kernel's mask: a disc upsampled from 256×256 logits,
 /// as SAM2 masks are): tracing the pixel-edge boundary alone, and tracing + simplifying with the default settings
 /// (what a polygon region costs), beside the brush RLE of the same mask. Issue 10 goal: ≤ 20 ms. Allocations: the run table

@@ -30,6 +30,9 @@ internal sealed class ServerOptions
     /// <value><c>WEBHOOK_SECRET</c>, or null when /webhook takes any call.</value>
     public string? WebhookSecret { get; init; }
 
+    /// <value><c>MAX_PROMPTS</c>: most points, and most boxes, in one <c>/api/v1</c> segment request. Default 100.</value>
+    public int MaxPrompts { get; init; } = 100;
+
     /// <value><c>MODEL_BASE_URL</c>: where <c>models pull</c> and the first start download model files from.</value>
     public Uri ModelBaseUrl { get; init; } = Cli.ModelCatalog.DefaultBaseUrl;
 }
@@ -61,7 +64,7 @@ internal sealed record Sam2Settings(ModelOptions Model, DecoderOptions Decoder, 
         "LABEL_STUDIO_URL", "LABEL_STUDIO_HOST", "LABEL_STUDIO_API_KEY", "LABEL_STUDIO_ACCESS_TOKEN", "LOCAL_FILES_DOCUMENT_ROOT",
         "FETCH_TIMEOUT", "IMAGE_URL_POLICY", "IMAGE_URL_ALLOWLIST", "BASIC_AUTH_USER", "BASIC_AUTH_PASS", "WEBHOOK_SECRET", "MODEL_BASE_URL",
         "MASK_OUTPUT", "POLYGON_MIN_AREA", "POLYGON_TOLERANCE", "POLYGON_MAX_POINTS",
-        "AUTO_MASKS", "AUTO_LABEL", "AUTO_MAX_REGIONS", "AUTO_PREDICT_BUDGET", "AUTO_QUEUE", .. AutomaticGeneratorNames,
+        "AUTO_MASKS", "AUTO_LABEL", "AUTO_MAX_REGIONS", "AUTO_PREDICT_BUDGET", "AUTO_QUEUE", "MAX_PROMPTS", .. AutomaticGeneratorNames,
     ];
 
     /// <summary>Reads and validates every setting.</summary>
@@ -226,6 +229,7 @@ internal sealed record Sam2Settings(ModelOptions Model, DecoderOptions Decoder, 
             BasicAuth = user is null ? null : new BasicAuthCredentials(user, pass!),
             WebhookSecret = r.Text("WEBHOOK_SECRET"),
             ModelBaseUrl = ReadModelBaseUrl(r),
+            MaxPrompts = r.Int("MAX_PROMPTS", 100, 1, 10_000),
         };
     }
 

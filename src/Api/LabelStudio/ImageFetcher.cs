@@ -316,9 +316,18 @@ internal sealed class ImageFetcher : IDisposable
         $"the image at {Describe(url)} is larger than MAX_IMAGE_BYTES ({_options.MaxImageBytes} bytes); raise MAX_IMAGE_BYTES or downscale the image.");
 
     // Reads at most MaxImageBytes into a pooled buffer, growing it by doubling.
-    private async Task<FetchedImage> ReadBoundedAsync(Stream stream, int initial, Uri source, string identity, CancellationToken cancellationToken)
+    private Task<FetchedImage> ReadBoundedAsync(Stream stream, int initial, Uri source, string identity, CancellationToken cancellationToken) =>
+        ReadBoundedAsync(stream, _options.MaxImageBytes, initial, identity, () => TooLarge(source), cancellationToken);
+
+    /// <summary>
+    /// Reads a stream to its end into a pooled buffer of at most <paramref name="max"/> bytes (MAX_IMAGE_BYTES), starting at
+    /// <paramref name="initial"/> bytes and doubling; one byte more throws <paramref name="tooLarge"/>'s exception. Shared by
+    /// image fetches and the HTTP API's uploads.
+    /// </summary>
+    /// <returns>The bytes, owned by the caller.</returns>
+    internal static async Task<FetchedImage> ReadBoundedAsync(Stream stream, long max, int initial, string identity, Func<Exception> tooLarge,
+        CancellationToken cancellationToken)
     {
-        var max = _options.MaxImageBytes;
         var buffer = ArrayPool<byte>.Shared.Rent(Math.Max(initial, 1));
         var length = 0;
         try
@@ -333,7 +342,7 @@ internal sealed class ImageFetcher : IDisposable
                         // Full: any further byte means the image is too large.
                         var probe = new byte[1];
                         if (await stream.ReadAsync(probe, cancellationToken).ConfigureAwait(false) > 0)
-                            throw TooLarge(source);
+                            throw tooLarge();
                         break;
                     }
 

@@ -9,20 +9,8 @@ public static class MaskBoxes
     /// </summary>
     public static MaskBox FromMask(ReadOnlySpan<byte> mask, int width, int height)
     {
-        if (mask.Length < (long)width * height) throw new ArgumentException("mask is smaller than width×height", nameof(mask));
-        int left = width, right = -1, top = height, bottom = -1;
-        for (var y = 0; y < height; y++)
-        {
-            var row = mask.Slice(y * width, width);
-            var first = row.IndexOfAnyExcept((byte)0);
-            if (first < 0) continue;
-            var last = row.LastIndexOfAnyExcept((byte)0);
-            if (y < top) top = y;
-            bottom = y;
-            if (first < left) left = first;
-            if (last > right) right = last;
-        }
-        return bottom < 0 ? default : new MaskBox(left, top, right, bottom);
+        var (area, box) = MaskGeometry.Measure(mask, width, height);
+        return area == 0 ? default : new MaskBox(box.X, box.Y, box.X + box.Width - 1, box.Y + box.Height - 1);
     }
 
     /// <summary><c>box_xyxy_to_xywh</c>: (x0, y0, x1 − x0, y1 − y0), so an inclusive one-pixel box is 0 wide.</summary>

@@ -186,4 +186,29 @@ public sealed class ClusterTests
         await Traffic.ClickAndCheckAsync(_b, path, scene); // B knows the URI from Redis's URI map
         Assert.That(Downloads(), Is.EqualTo(1), "neither replica downloaded the image again");
     }
+
+    [Test]
+    public async Task ImageApi_PostedToA_SegmentOnBReadsRedisWithoutEncoding()
+    {
+        var (_, scene) = NewImage();
+        var encodesB = await Encodes(_b);
+        var hitsB = await RedisHits(_b);
+        using var form = new MultipartFormDataContent { { new ByteArrayContent(scene.Encoded), "image", "scene.png" } };
+        using var posted = await _a.Http.PostAsync("/api/v1/images", form);
+        Assert.That(posted.StatusCode, Is.EqualTo(HttpStatusCode.OK));
+        var id = Convert.ToHexStringLower(SHA256.HashData(scene.Encoded));
+
+        using var located = System.Text.Json.JsonDocument.Parse(await _b.Http.GetStringAsync($"/api/v1/images/{id}"));
+        Assert.That(located.RootElement.GetProperty("held").GetString(), Is.EqualTo("redis"), "B sees the entry A wrote, without reading it");
+        Assert.That(located.RootElement.GetProperty("bytes").GetInt64(), Is.GreaterThan(8L << 20), "a float16 envelope");
+        var blue = Scenes.Centre(Scenes.BlueRect(scene.Width, scene.Height));
+        var (status, answer) = await _b.PostAsync($"/api/v1/images/{id}/segment",
+            string.Create(System.Globalization.CultureInfo.InvariantCulture, $$"""{"points":[[{{blue.X}},{{blue.Y}}]],"output":["png"]}"""));
+
+        Assert.That(status, Is.EqualTo(HttpStatusCode.OK), answer.RootElement.ToString());
+        Assert.That(await Encodes(_b), Is.EqualTo(encodesB), "B did not run its encoder");
+        Assert.That(await RedisHits(_b), Is.EqualTo(hitsB + 1), "B's segment was served from Redis");
+        using var heldNow = System.Text.Json.JsonDocument.Parse(await _b.Http.GetStringAsync($"/api/v1/images/{id}"));
+        Assert.That(heldNow.RootElement.GetProperty("held").GetString(), Is.EqualTo("memory"));
+    }
 }

@@ -255,6 +255,165 @@ public sealed class EmbeddingStoreTests : EmbeddingLeakCheck
         Assert.That(order.Last(), Is.EqualTo(1));
     }
 
+    [Test]
+    public async Task GetOrCreateByContentAsync_SameBytesTwice_EncodedOnceSecondCachedBothDisposed()
+    {
+        using var store = NewStore();
+        var runs = _encoder.Runs;
+        var first = new OwnedBytes(_images["img1"]);
+        var second = new OwnedBytes(_images["img1"].ToArray());
+
+        var a = await store.GetOrCreateByContentAsync(first, Encode, EncodePriority.Click, CancellationToken.None);
+        var b = await store.GetOrCreateByContentAsync(second, Encode, EncodePriority.Click, CancellationToken.None);
+        using var ea = a.Embedding;
+        using var eb = b.Embedding;
+
+        using (Assert.EnterMultipleScope())
+        {
+            Assert.That(_encoder.Runs - runs, Is.EqualTo(1));
+            Assert.That((a.Cached, b.Cached), Is.EqualTo((false, true)));
+            Assert.That(a.ContentHash, Is.EqualTo(b.ContentHash).And.EqualTo(EmbeddingStore.ContentHash(_images["img1"])));
+            Assert.That(a.ContentHash, Does.Match("^[0-9a-f]{64}$"));
+            Assert.That(eb, Is.SameAs(ea));
+            Assert.That((first.Disposals, second.Disposals), Is.EqualTo((1, 1)));
+        }
+    }
+
+    [Test]
+    public async Task GetOrCreateByContentAsync_BytesKnownUnderAUri_SharesTheUrisEmbedding()
+    {
+        using var store = NewStore();
+        using var byUri = await Get(store, "img2");
+        var runs = _encoder.Runs;
+
+        var byContent = await store.GetOrCreateByContentAsync(new OwnedBytes(_images["img2"]), Encode, EncodePriority.Click, CancellationToken.None);
+        using var e = byContent.Embedding;
+
+        Assert.That((_encoder.Runs - runs, byContent.Cached), Is.EqualTo((0L, true)));
+        Assert.That(e, Is.SameAs(byUri));
+    }
+
+    [Test]
+    public async Task GetOrCreateByContentAsync_ConcurrentWithUriFetchOfSameBytes_OneEncode()
+    {
+        using var store = NewStore();
+        var runs = _encoder.Runs;
+        var gate = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var inside = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        ImageEmbedding Gated(ReadOnlyMemory<byte> bytes)
+        {
+            inside.TrySetResult();
+            gate.Task.Wait();
+            return Encode(bytes);
+        }
+        var posted = new OwnedBytes(_images["img3"]);
+
+        var content = store.GetOrCreateByContentAsync(posted, Gated, EncodePriority.Prefetch, CancellationToken.None);
+        await inside.Task.WaitAsync(TimeSpan.FromSeconds(10));
+        var uri = Get(store, "img3");   // fetches the same bytes, then joins the running encode of that content
+        gate.SetResult();
+
+        using var a = (await content).Embedding;
+        using var b = await uri;
+        Assert.That(_encoder.Runs - runs, Is.EqualTo(1));
+        Assert.That(b, Is.SameAs(a));
+        Assert.That(posted.Disposals, Is.EqualTo(1));
+    }
+
+    [Test]
+    public async Task GetOrCreateByContentAsync_CallerGivesUp_RunKeepsTheBytesUntilItEndsThenDisposesOnce()
+    {
+        using var store = NewStore();
+        var gate = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var inside = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var posted = new OwnedBytes(_images["img4"]);
+        var sawBytes = 0;
+        ImageEmbedding Gated(ReadOnlyMemory<byte> bytes)
+        {
+            inside.TrySetResult();
+            gate.Task.Wait();
+            sawBytes = bytes.Length;
+            return Encode(bytes);
+        }
+        using var cts = new CancellationTokenSource();
+
+        var call = store.GetOrCreateByContentAsync(posted, Gated, EncodePriority.Click, cts.Token);
+        await inside.Task.WaitAsync(TimeSpan.FromSeconds(10));
+        await cts.CancelAsync();
+        Assert.That(async () => await call, Throws.InstanceOf<OperationCanceledException>());
+        Assert.That(posted.Disposals, Is.Zero, "the encode run still reads the bytes");
+        gate.SetResult();
+        await store.WhenIdleAsync(CancellationToken.None).WaitAsync(TimeSpan.FromSeconds(10));
+
+        Assert.That((posted.Disposals, sawBytes), Is.EqualTo((1, _images["img4"].Length)));
+        Assert.That((await store.LocateAsync(EmbeddingStore.ContentHash(_images["img4"]), CancellationToken.None)).Holder, Is.EqualTo(EmbeddingHolder.Memory));
+    }
+
+    [Test]
+    public async Task GetOrCreateByContentAsync_BadImageBytes_ThrowsDisposesAndDoesNotPoison()
+    {
+        using var store = NewStore();
+        var bad = new OwnedBytes("<html>oops</html>"u8.ToArray());
+
+        Assert.That(async () => await store.GetOrCreateByContentAsync(bad, Encode, EncodePriority.Click, CancellationToken.None), Throws.InstanceOf<ImageDecodeException>());
+
+        Assert.That((bad.Disposals, store.Count), Is.EqualTo((1, 0)));
+        Assert.That(await store.TryGetAsync(EmbeddingStore.ContentHash("<html>oops</html>"u8), EncodePriority.Click, CancellationToken.None), Is.Null);
+    }
+
+    [Test]
+    public async Task TryGetAsync_UnknownThenHeld_NullThenTheEmbeddingWithoutEncoding()
+    {
+        using var store = NewStore();
+        var hash = EmbeddingStore.ContentHash(_images["img5"]);
+        Assert.That(await store.TryGetAsync(hash, EncodePriority.Click, CancellationToken.None), Is.Null);
+        (await store.GetOrCreateByContentAsync(new OwnedBytes(_images["img5"]), Encode, EncodePriority.Click, CancellationToken.None)).Embedding.Dispose();
+        var runs = _encoder.Runs;
+
+        using var held = await store.TryGetAsync(hash, EncodePriority.Click, CancellationToken.None);
+
+        Assert.That(held, Is.Not.Null);
+        Assert.That((held!.OriginalWidth, _encoder.Runs - runs), Is.EqualTo((69, 0L)));
+    }
+
+    [Test]
+    public async Task TryGetAsync_WhileEncoding_WaitsForTheRun()
+    {
+        using var store = NewStore();
+        var gate = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var inside = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        ImageEmbedding Gated(ReadOnlyMemory<byte> bytes)
+        {
+            inside.TrySetResult();
+            gate.Task.Wait();
+            return Encode(bytes);
+        }
+        var hash = EmbeddingStore.ContentHash(_images["img0"]);
+        var posting = store.GetOrCreateByContentAsync(new OwnedBytes(_images["img0"]), Gated, EncodePriority.Prefetch, CancellationToken.None);
+        await inside.Task.WaitAsync(TimeSpan.FromSeconds(10));
+
+        var lookup = store.TryGetAsync(hash, EncodePriority.Click, CancellationToken.None);
+        Assert.That((await store.LocateAsync(hash, CancellationToken.None)).Holder, Is.EqualTo(EmbeddingHolder.Encoding));
+        gate.SetResult();
+
+        using var found = await lookup;
+        using var posted = (await posting).Embedding;
+        Assert.That(found, Is.SameAs(posted));
+    }
+
+    [Test]
+    public async Task LocateAsync_NotHeldThenHeld_NoneThenMemoryWithSize()
+    {
+        using var store = NewStore();
+        var hash = EmbeddingStore.ContentHash(_images["img2"]);
+        Assert.That(await store.LocateAsync(hash, CancellationToken.None), Is.EqualTo(new EmbeddingLocation(EmbeddingHolder.None, 0, 0, 0)));
+        (await Get(store, "img2")).Dispose();
+
+        var location = await store.LocateAsync(hash, CancellationToken.None);
+
+        Assert.That(location, Is.EqualTo(new EmbeddingLocation(EmbeddingHolder.Memory, 16L << 20, 66, 48)));
+    }
+
     private static async Task WaitUntil(Func<bool> condition)
     {
         for (var i = 0; i < 400 && !condition(); i++) await Task.Delay(10);

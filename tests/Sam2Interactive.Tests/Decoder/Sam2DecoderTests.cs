@@ -124,6 +124,33 @@ public sealed class Sam2DecoderTests : EmbeddingLeakCheck
         }
     }
 
+    [TestCaseSource(nameof(AllFormats))]
+    public void PredictCandidates_ClickAndTwoBoxes_EveryCandidateBestFirstAndFirstIsPredictManys(StandInFormat format)
+    {
+        var scene = Scenes.Create(640, 480);
+        using var embedding = Encode(format, scene);
+        var decoder = _models[format].Decoder;
+        Prompt[] prompts = [new Prompt([], Box(Scenes.BlueRect(640, 480), 6)), new Prompt([], Box(Scenes.PinkSquare(640, 480), 6))];
+
+        var candidates = decoder.PredictCandidates(embedding, prompts, 640, 480);
+        var best = decoder.PredictMany(embedding, prompts, 640, 480);
+        try
+        {
+            Assert.That(candidates.Select(c => c.Length), Is.EqualTo(new[] { 3, 3 }), "the stand-ins give three masks per prompt");
+            for (var i = 0; i < prompts.Length; i++)
+            {
+                Assert.That(candidates[i].Select(m => m.Score), Is.Ordered.Descending);
+                Assert.That(candidates[i].Select(m => m.MaskIndex).Order(), Is.EqualTo(new[] { 0, 1, 2 }));
+                Assert.That((candidates[i][0].MaskIndex, candidates[i][0].Score), Is.EqualTo((best[i].MaskIndex, best[i].Score)));
+                Assert.That(candidates[i][0].Pixels.SequenceEqual(best[i].Pixels), Is.True);
+            }
+        }
+        finally
+        {
+            foreach (var m in candidates.SelectMany(c => c).Concat(best)) m.Dispose();
+        }
+    }
+
     public static IEnumerable<TestCaseData> SpecialImages()
     {
         yield return new TestCaseData("exif-3", 640, 480).SetArgDisplayNames("jpeg-exif-orientation-3");
