@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Buffers.Binary;
 using System.Diagnostics;
 using System.Runtime.CompilerServices;
@@ -59,7 +60,7 @@ public static class BrushRle
     /// <summary>
     /// Upper bound on the encoded size of any mask of <paramref name="pixelCount"/> pixels: 53 header bits, at most 14 bits
     /// per pixel (a one-pixel run), up to 8 pad bits. O(1). Up to 1.75 bytes per pixel, so for large masks prefer
-    /// <see cref="GetEncodedLength"/> (one vectorised pass) to size the buffer exactly.
+    /// <see cref="GetEncodedLength(ReadOnlySpan{byte})"/> (one vectorised pass) to size the buffer exactly.
     /// </summary>
     public static int GetMaxEncodedLength(int pixelCount)
     {
@@ -87,7 +88,7 @@ public static class BrushRle
 
     /// <summary>
     /// Encodes into a caller buffer without allocating. <paramref name="destination"/> must hold at least
-    /// <see cref="GetEncodedLength"/> bytes (<see cref="GetMaxEncodedLength"/> always suffices).
+    /// <see cref="GetEncodedLength(ReadOnlySpan{byte})"/> bytes (<see cref="GetMaxEncodedLength"/> always suffices).
     /// </summary>
     /// <returns>Bytes written.</returns>
     /// <exception cref="ArgumentException">Empty or oversized <paramref name="pixels"/>, or <paramref name="destination"/> too small
@@ -108,6 +109,110 @@ public static class BrushRle
             i += runPixels;
         }
 
+        return writer.Finish();
+    }
+
+    /// <summary>
+    /// Encodes a predicted mask exactly as <see cref="Encode(ReadOnlySpan{byte})"/> encodes its <see cref="MaskPrediction.Pixels"/>,
+    /// without producing the W×H mask: rows are upsampled into runs (bands of rows across cores when costly) and the runs
+    /// written as the bit stream.
+    /// </summary>
+    /// <returns>The RLE bytes; allocates only the exactly sized result.</returns>
+    public static byte[] Encode(MaskPrediction mask)
+    {
+        ArgumentNullException.ThrowIfNull(mask);
+        if (mask.HasPixels) return Encode(mask.Pixels);
+        var runs = mask.RentRuns(out var bands);
+        try
+        {
+            var result = new byte[GetEncodedLength(runs.AsSpan(0, bands))];
+            var written = Encode(runs.AsSpan(0, bands), result);
+            Debug.Assert(written == result.Length, "GetEncodedLength and Encode disagree");
+            return result;
+        }
+        finally
+        {
+            MaskPrediction.ReturnRuns(runs, bands);
+        }
+    }
+
+    /// <summary>As <see cref="Encode(MaskPrediction)"/>, into <paramref name="destination"/>: no allocation once the pools and
+    /// the caller's writer are warm.</summary>
+    /// <returns>Bytes written (and advanced).</returns>
+    public static int Encode(MaskPrediction mask, IBufferWriter<byte> destination)
+    {
+        ArgumentNullException.ThrowIfNull(mask);
+        ArgumentNullException.ThrowIfNull(destination);
+        int written;
+        if (mask.HasPixels)
+        {
+            var pixels = mask.Pixels;
+            written = Encode(pixels, destination.GetSpan(GetEncodedLength(pixels)));
+        }
+        else
+        {
+            var runs = mask.RentRuns(out var bands);
+            try
+            {
+                var span = runs.AsSpan(0, bands);
+                written = Encode(span, destination.GetSpan(GetEncodedLength(span)));
+            }
+            finally
+            {
+                MaskPrediction.ReturnRuns(runs, bands);
+            }
+        }
+        destination.Advance(written);
+        return written;
+    }
+
+    /// <summary>Exact encoded size of the mask whose runs are <paramref name="bands"/>, in order (equal runs at band
+    /// boundaries are one run).</summary>
+    internal static int GetEncodedLength(ReadOnlySpan<MaskRuns> bands)
+    {
+        long bits = HeaderBits;
+        var pixels = 0L;
+        var runs = new RunCoalescer();
+        foreach (ref readonly var band in bands)
+        {
+            var values = band.Values;
+            var lengths = band.Lengths;
+            for (var i = 0; i < lengths.Length; i++)
+            {
+                pixels += lengths[i];
+                if (runs.Add(values[i], lengths[i], out var value, out var length)) bits += RecordBits(4L * length);
+            }
+        }
+        if (runs.Finish(out _, out var last)) bits += RecordBits(4L * last);
+        ValidatePixelCount(pixels > int.MaxValue ? -1 : (int)pixels);
+        return checked((int)(bits / 8 + 1));
+    }
+
+    /// <summary>Encodes runs (see <see cref="GetEncodedLength(ReadOnlySpan{MaskRuns})"/>) into <paramref name="destination"/>.</summary>
+    /// <returns>Bytes written.</returns>
+    internal static int Encode(ReadOnlySpan<MaskRuns> bands, Span<byte> destination)
+    {
+        var pixels = 0L;
+        foreach (ref readonly var band in bands)
+        {
+            foreach (var length in band.Lengths) pixels += length;
+        }
+        ValidatePixelCount(pixels > int.MaxValue ? -1 : (int)pixels);
+
+        var writer = new BitWriter(destination);
+        writer.Write(4u * (uint)pixels, 32);
+        writer.Write(HeaderTail, HeaderTailBits);
+        var runs = new RunCoalescer();
+        foreach (ref readonly var band in bands)
+        {
+            var values = band.Values;
+            var lengths = band.Lengths;
+            for (var i = 0; i < lengths.Length; i++)
+            {
+                if (runs.Add(values[i], lengths[i], out var value, out var length)) WriteRun(ref writer, 4L * length, value);
+            }
+        }
+        if (runs.Finish(out var lastValue, out var last)) WriteRun(ref writer, 4L * last, lastValue);
         return writer.Finish();
     }
 
@@ -218,6 +323,38 @@ public static class BrushRle
         if (pixelCount is <= 0 or > MaxPixelCount)
         {
             throw new ArgumentException($"A mask needs 1..{MaxPixelCount} pixels, got {pixelCount}.", nameof(pixelCount));
+        }
+    }
+
+    /// <summary>Joins runs of equal value that meet at a band boundary: a run is complete once a different value follows.</summary>
+    private struct RunCoalescer
+    {
+        private long _pending;
+        private byte _value;
+
+        /// <summary>Adds a run; returns true with the previous run when this one has another value.</summary>
+        public bool Add(byte value, int length, out byte completedValue, out long completedLength)
+        {
+            completedValue = _value;
+            completedLength = _pending;
+            if (_pending > 0 && value == _value)
+            {
+                _pending += length;
+                return false;
+            }
+
+            var completed = _pending > 0;
+            _value = value;
+            _pending = length;
+            return completed;
+        }
+
+        /// <summary>The last run, if any.</summary>
+        public readonly bool Finish(out byte value, out long length)
+        {
+            value = _value;
+            length = _pending;
+            return _pending > 0;
         }
     }
 

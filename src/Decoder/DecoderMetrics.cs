@@ -20,6 +20,7 @@ public sealed class DecoderMetrics
     /// <summary>Decoder session runs, counted by the run itself (exact under concurrent clicks; the warm-up is not counted).</summary>
     internal Counter<long> Runs { get; }
 
-    /// <summary>Stages <c>decode</c> (session run) and <c>postprocess</c> (selection, filling, upsampling, per mask).</summary>
+    /// <summary>Stages <c>decode</c> (session run) and <c>postprocess</c> (selection, clamping, hole/sprinkle filling, per mask;
+    /// the upsampling runs with the output encoding, e.g. Api's <c>rle</c> stage).</summary>
     internal Histogram<double> StageSeconds { get; }
 }

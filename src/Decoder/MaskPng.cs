@@ -22,6 +22,8 @@ public sealed class MaskPng : IDisposable
 {
     private static ReadOnlySpan<byte> Signature => [0x89, (byte)'P', (byte)'N', (byte)'G', 0x0D, 0x0A, 0x1A, 0x0A];
 
+    private const int RowBatchBytes = 256 * 1024;
+
     private readonly int _width;
     private readonly int _height;
     private readonly PooledBytes _idat;
@@ -53,6 +55,31 @@ public sealed class MaskPng : IDisposable
         using var png = new MaskPng(width, height);
         for (var y = 0; y < height; y++) png.AppendRow(mask.Slice(y * width, width));
         return png.Finish();
+    }
+
+    /// <summary>Encodes a predicted mask, streaming its rows (batches of about 256 KiB) without the W×H mask.</summary>
+    /// <returns>The PNG bytes; the caller disposes them.</returns>
+    public static PooledBytes Encode(MaskPrediction mask)
+    {
+        ArgumentNullException.ThrowIfNull(mask);
+        if (mask.HasPixels) return Encode(mask.Pixels, mask.Width, mask.Height);
+        var batch = Math.Clamp(RowBatchBytes / mask.Width, 1, mask.Height);
+        var rows = ArrayPool<byte>.Shared.Rent(batch * mask.Width);
+        try
+        {
+            using var png = new MaskPng(mask.Width, mask.Height);
+            for (var y = 0; y < mask.Height; y += batch)
+            {
+                var end = Math.Min(y + batch, mask.Height);
+                mask.WriteRows(y, end, rows);
+                for (var r = 0; r < end - y; r++) png.AppendRow(rows.AsSpan(r * mask.Width, mask.Width));
+            }
+            return png.Finish();
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(rows);
+        }
     }
 
     /// <summary>Adds the next row (width bytes; non-zero is foreground).</summary>

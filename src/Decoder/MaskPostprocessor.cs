@@ -1,4 +1,5 @@
 using System.Buffers;
+using System.Numerics;
 using System.Numerics.Tensors;
 using Sam2Interactive.Encoder;
 
@@ -19,7 +20,7 @@ internal static class MaskPostprocessor
     /// <summary>
     /// Upsamples 256×256 logits to <paramref name="width"/>×<paramref name="height"/> exactly as
     /// <c>F.interpolate(mode="bilinear", align_corners=False)</c> (float32, half-pixel centres, edge clamp, no antialias) and
-    /// writes 255 where the value is &gt; 0, else 0.
+    /// writes 255 where the value is &gt; 0, else 0. One thread; <see cref="MaskUpsampler"/> streams rows and splits bands.
     /// </summary>
     /// <param name="logits">256×256 row-major.</param>
     /// <param name="destination">At least width×height bytes, row-major.</param>
@@ -28,40 +29,24 @@ internal static class MaskPostprocessor
         if (logits.Length < LowResLength) throw new ArgumentException("logits must hold 256×256 values", nameof(logits));
         if (destination.Length < (long)width * height) throw new ArgumentException("destination is smaller than width×height", nameof(destination));
 
-        var x0 = ArrayPool<int>.Shared.Rent(width);
-        var x1 = ArrayPool<int>.Shared.Rent(width);
-        var wx0 = ArrayPool<float>.Shared.Rent(width);
-        var wx1 = ArrayPool<float>.Shared.Rent(width);
-        // Each low-res row interpolated horizontally to the output width, computed on demand: PyTorch's value is
-        // h0·(w0·a + w1·b) + h1·(w0·c + w1·d), so the horizontal terms are exactly these rows.
-        var rows = ArrayPool<float>.Shared.Rent(LowResSize * width);
-        var rowReady = ArrayPool<bool>.Shared.Rent(LowResSize);
-        var line = ArrayPool<float>.Shared.Rent(width);
+        var copy = ArrayPool<float>.Shared.Rent(LowResLength);
         try
         {
-            Weights(LowResSize, width, x0, x1, wx0, wx1);
-            rowReady.AsSpan(0, LowResSize).Clear();
-            var scaleY = (float)LowResSize / height;
-            for (var y = 0; y < height; y++)
+            logits[..LowResLength].CopyTo(copy);
+            using var upsampler = new MaskUpsampler(copy, width, height);
+            var scratch = new MaskUpsampler.RowScratch(upsampler);
+            try
             {
-                var (y0, y1, h0, h1) = SourceIndex(scaleY, y, LowResSize);
-                var r0 = HorizontalRow(logits, y0, width, rows, rowReady, x0, x1, wx0, wx1);
-                var r1 = HorizontalRow(logits, y1, width, rows, rowReady, x0, x1, wx0, wx1);
-                var dst = line.AsSpan(0, width);
-                TensorPrimitives.Multiply(r0, h0, dst);
-                TensorPrimitives.MultiplyAdd(r1, h1, dst, dst);
-                Threshold(dst, destination.Slice(y * width, width));
+                upsampler.WriteRows(ref scratch, 0, height, destination);
+            }
+            finally
+            {
+                scratch.Dispose();
             }
         }
         finally
         {
-            ArrayPool<int>.Shared.Return(x0);
-            ArrayPool<int>.Shared.Return(x1);
-            ArrayPool<float>.Shared.Return(wx0);
-            ArrayPool<float>.Shared.Return(wx1);
-            ArrayPool<float>.Shared.Return(rows);
-            ArrayPool<bool>.Shared.Return(rowReady);
-            ArrayPool<float>.Shared.Return(line);
+            ArrayPool<float>.Shared.Return(copy);
         }
     }
 
@@ -130,10 +115,26 @@ internal static class MaskPostprocessor
         return row;
     }
 
-    /// <summary>Writes 255 where <paramref name="values"/> is &gt; 0, else 0.</summary>
+    /// <summary>Writes 255 where <paramref name="values"/> is &gt; 0, else 0 (NaN is background).</summary>
     public static void Threshold(ReadOnlySpan<float> values, Span<byte> destination)
     {
-        for (var i = 0; i < values.Length; i++)
+        if (destination.Length < values.Length) throw new ArgumentException("destination is shorter than values", nameof(destination));
+        var i = 0;
+        if (Vector.IsHardwareAccelerated)
+        {
+            // Four float compares (all-ones / zero lanes) narrow to one byte vector of 0xFF / 0x00.
+            var n = Vector<float>.Count;
+            for (; i <= values.Length - Vector<byte>.Count; i += Vector<byte>.Count)
+            {
+                var a = Vector.GreaterThan(new Vector<float>(values[i..]), Vector<float>.Zero);
+                var b = Vector.GreaterThan(new Vector<float>(values[(i + n)..]), Vector<float>.Zero);
+                var c = Vector.GreaterThan(new Vector<float>(values[(i + 2 * n)..]), Vector<float>.Zero);
+                var d = Vector.GreaterThan(new Vector<float>(values[(i + 3 * n)..]), Vector<float>.Zero);
+                var bytes = Vector.Narrow(Vector.Narrow(a, b), Vector.Narrow(c, d));
+                Vector.AsVectorByte(bytes).CopyTo(destination[i..]);
+            }
+        }
+        for (; i < values.Length; i++)
         {
             destination[i] = values[i] > 0f ? Foreground : (byte)0;
         }
@@ -149,7 +150,7 @@ internal static class MaskPostprocessor
     }
 
     // PyTorch upsample_bilinear2d, align_corners=False: src = scale·(dst + 0.5) − 0.5 clamped at 0, in float32.
-    private static (int I0, int I1, float W0, float W1) SourceIndex(float scale, int dst, int inSize)
+    internal static (int I0, int I1, float W0, float W1) SourceIndex(float scale, int dst, int inSize)
     {
         var src = scale * (dst + 0.5f) - 0.5f;
         if (src < 0f) src = 0f;

@@ -1,4 +1,3 @@
-using System.Buffers;
 using System.Diagnostics;
 using Microsoft.Extensions.Logging;
 using Microsoft.ML.OnnxRuntime;
@@ -31,7 +30,7 @@ public sealed partial class Sam2Decoder : IDisposable
         ArgumentNullException.ThrowIfNull(options);
         _options = options;
         _metrics = metrics ?? new DecoderMetrics(null);
-        _session = OrtSessionFactory.Create(path, modelOptions, logger, out var provider);
+        _session = OrtSessionFactory.Create(path, modelOptions, logger, out var provider, options.Threads);
         try
         {
             _schema = Schema.Detect(_session, path);
@@ -327,29 +326,15 @@ public sealed partial class Sam2Decoder : IDisposable
                     all.Slice((k * candidates + best) * MaskPostprocessor.LowResLength, MaskPostprocessor.LowResLength), -32f, 32f, result.LowResBuffer);
             }
 
+            // The full-resolution mask is produced when an output asks for it (MaskPrediction), from the kept logits.
             var fill = _options.MaxHoleArea > 0 || _options.MaxSprinkleArea > 0;
             if (s.FullResIndex >= 0 && !(fill && hasLowRes))
             {
-                CopyFullRes(outputs[s.FullResIndex], (k * candidates + best), result.Pixels);
+                CopyFullRes(outputs[s.FullResIndex], (k * candidates + best), result.RentPixels());
             }
-            else if (!fill)
+            else if (fill)
             {
-                MaskPostprocessor.UpsampleAndThreshold(result.LowResLogits.Span, width, height, result.Pixels);
-            }
-            else
-            {
-                // Filling changes only what is upsampled; the logits returned for refinement stay unfilled, as upstream.
-                var filled = ArrayPool<float>.Shared.Rent(MaskPostprocessor.LowResLength);
-                try
-                {
-                    result.LowResLogits.Span.CopyTo(filled);
-                    MaskPostprocessor.FillHolesAndSprinkles(filled, _options.MaxHoleArea, _options.MaxSprinkleArea);
-                    MaskPostprocessor.UpsampleAndThreshold(filled, width, height, result.Pixels);
-                }
-                finally
-                {
-                    ArrayPool<float>.Shared.Return(filled);
-                }
+                MaskPostprocessor.FillHolesAndSprinkles(result.RentFilledLogits(), _options.MaxHoleArea, _options.MaxSprinkleArea);
             }
             _metrics.StageSeconds.Record("postprocess", Stopwatch.GetElapsedTime(start));
         }

@@ -30,9 +30,12 @@ internal static class ImageDecoder
     /// A JPEG is decoded at the smallest libjpeg DCT scale (n/8) whose short side is still ≥ <paramref name="minShortSide"/>;
     /// <see cref="DecodedImage.Width"/>/<see cref="DecodedImage.Height"/> still report the full oriented size.
     /// </summary>
+    /// <param name="allowRgba">When the image needs no reorientation, hand over Skia's RGBA output as it is
+    /// (<see cref="DecodedImage.BytesPerPixel"/> 4) instead of copying it to RGB: what the preprocessing reads.</param>
     /// <returns>An image the caller owns and must dispose.</returns>
     /// <exception cref="ImageDecodeException">Empty, unrecognised, truncated/corrupt or oversized input.</exception>
-    public static unsafe DecodedImage Decode(ReadOnlySpan<byte> encoded, long maxPixels = DefaultMaxPixels, int minShortSide = DefaultMinShortSide)
+    public static unsafe DecodedImage Decode(ReadOnlySpan<byte> encoded, long maxPixels = DefaultMaxPixels, int minShortSide = DefaultMinShortSide,
+        bool allowRgba = false)
     {
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(maxPixels);
         ArgumentOutOfRangeException.ThrowIfNegative(minShortSide);
@@ -65,6 +68,7 @@ internal static class ImageDecoder
             // Null colour space: Skia applies no colour transform, matching PIL (which ignores ICC profiles).
             var target = new SKImageInfo(decodeSize.Width, decodeSize.Height, SKColorType.Rgba8888, SKAlphaType.Unpremul);
             var rgba = ArrayPool<byte>.Shared.Rent((int)rgbaLength);
+            var handedOver = false;
             try
             {
                 SKCodecResult result;
@@ -79,6 +83,12 @@ internal static class ImageDecoder
                         ? Corrupt()
                         : new ImageDecodeException(ImageDecodeError.UnsupportedFormat,
                             $"unsupported image format ({codec.EncodedFormat} could not be decoded to RGB: {result})");
+                }
+
+                if (allowRgba && origin == SKEncodedOrigin.TopLeft)
+                {
+                    handedOver = true;
+                    return new DecodedImage(rgba, width, height, decodeSize.Width, decodeSize.Height, bytesPerPixel: 4);
                 }
 
                 var (pixelWidth, pixelHeight) = Orient(decodeSize.Width, decodeSize.Height, origin);
@@ -96,7 +106,7 @@ internal static class ImageDecoder
             }
             finally
             {
-                ArrayPool<byte>.Shared.Return(rgba);
+                if (!handedOver) ArrayPool<byte>.Shared.Return(rgba);
             }
         }
     }

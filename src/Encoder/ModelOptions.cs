@@ -29,8 +29,13 @@ public sealed partial class ModelOptions
     /// <value><c>MAX_IMAGE_PIXELS</c>: images with more pixels are refused from their header, before decoding. Default 100 M.</value>
     public long MaxImagePixels { get; init; } = 100_000_000;
 
-    /// <value>ONNX Runtime intra-op threads (<c>THREADS</c>); 0 lets ONNX Runtime choose (one per core).</value>
+    /// <value>ONNX Runtime intra-op threads of the encoder session (<c>THREADS</c>); 0 lets ONNX Runtime choose (one per core).
+    /// The decoder has its own (<c>DECODER_THREADS</c>, in the decoder stage's options).</value>
     public int Threads { get; init; }
+
+    /// <value>Whether ONNX Runtime's intra-op threads spin while waiting for work (its default, true). Not a setting: the
+    /// benchmarks compare it (docs/benchmarks.md).</value>
+    public bool AllowSpinning { get; init; } = true;
 
 #if ORT_CUDA
     public const string DefaultDevice = "cuda";

@@ -10,12 +10,13 @@ namespace Sam2Interactive.Encoder;
 public static class OrtSessionFactory
 {
     /// <param name="provider">"CUDA" or "CPU": the execution provider this session runs on.</param>
+    /// <param name="intraOpThreads">Intra-op threads of this session (0: one per core), instead of <see cref="ModelOptions.Threads"/>.</param>
     /// <exception cref="InvalidDataException">The file is missing or not a loadable ONNX model; the message names it.</exception>
-    public static InferenceSession Create(string path, ModelOptions options, ILogger logger, out string provider)
+    public static InferenceSession Create(string path, ModelOptions options, ILogger logger, out string provider, int? intraOpThreads = null)
     {
         ArgumentNullException.ThrowIfNull(options);
         if (!File.Exists(path)) throw new InvalidDataException($"Model file '{path}' does not exist.");
-        var sessionOptions = CreateOptions(options, logger, out provider);
+        var sessionOptions = CreateOptions(options, intraOpThreads ?? options.Threads, logger, out provider);
         try
         {
             // By path, not bytes: external-data weights (*.onnx_data) are resolved relative to the file.
@@ -31,9 +32,9 @@ public static class OrtSessionFactory
         }
     }
 
-    private static SessionOptions CreateOptions(ModelOptions options, ILogger logger, out string provider)
+    private static SessionOptions CreateOptions(ModelOptions options, int threads, ILogger logger, out string provider)
     {
-        var so = NewCpuOptions(options);
+        var so = NewCpuOptions(options, threads);
         provider = "CPU";
         if (!options.Device.StartsWith("cuda", StringComparison.Ordinal)) return so;
         var deviceId = options.Device.Length > 5 && int.TryParse(options.Device.AsSpan(5), out var id) ? id : 0;
@@ -53,12 +54,12 @@ public static class OrtSessionFactory
             // Missing libcudart/libcublas/cuDNN or no driver: the append throws. Start over with a clean CPU options object.
             Log.CudaUnavailable(logger, e.Message);
             so.Dispose();
-            so = NewCpuOptions(options);
+            so = NewCpuOptions(options, threads);
         }
         return so;
     }
 
-    private static SessionOptions NewCpuOptions(ModelOptions options)
+    private static SessionOptions NewCpuOptions(ModelOptions options, int threads)
     {
         var so = new SessionOptions
         {
@@ -67,7 +68,8 @@ public static class OrtSessionFactory
             EnableMemoryPattern = true,
             LogSeverityLevel = OrtLoggingLevel.ORT_LOGGING_LEVEL_ERROR,
         };
-        if (options.Threads > 0) so.IntraOpNumThreads = options.Threads;
+        if (threads > 0) so.IntraOpNumThreads = threads;
+        if (!options.AllowSpinning) so.AddSessionConfigEntry("session.intra_op.allow_spinning", "0");
         return so;
     }
 }

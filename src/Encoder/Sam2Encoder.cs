@@ -75,7 +75,7 @@ public sealed class Sam2Encoder : IDisposable
     public ImageEmbedding EncodeImage(ReadOnlySpan<byte> encoded)
     {
         var start = Stopwatch.GetTimestamp();
-        using var image = ImageDecoder.Decode(encoded, _options.MaxImagePixels);
+        using var image = ImageDecoder.Decode(encoded, _options.MaxImagePixels, allowRgba: true);
         _metrics.StageSeconds.Record("image_decode", Stopwatch.GetElapsedTime(start));
         return Encode(image);
     }

@@ -6,9 +6,10 @@ using Sam2Interactive.Testing;
 namespace Sam2Interactive.Benchmarks;
 
 /// <summary>
-/// Image decode (SkiaSharp, DCT-scaled when the short side allows) + SAM2 resize + normalise into a reused [1,3,1024,1024]
-/// tensor. Allocation budget: the decoded pixels and the resize scratch are pooled, so steady state allocates only small
-/// Skia wrapper objects. Issue 5 target: 4000×3000 ≤ 150 ms.
+/// Image decode (SkiaSharp, DCT-scaled when the short side allows; RGBA handed over when upright, as the server decodes) +
+/// SAM2 resize (bands of rows across the cores) + normalise into a reused [1,3,1024,1024] tensor. Allocation budget: the
+/// decoded pixels and the resize scratch are pooled, so steady state allocates only small Skia wrapper objects and the
+/// parallel loop's bookkeeping. Issue 14 goal: 4000×3000 ≤ 60 ms.
 /// </summary>
 [MemoryDiagnoser]
 public class PreprocessBenchmarks
@@ -29,9 +30,17 @@ public class PreprocessBenchmarks
     [Benchmark]
     public float DecodeResizeNormalize()
     {
-        using var image = ImageDecoder.Decode(_jpeg);
+        using var image = ImageDecoder.Decode(_jpeg, allowRgba: true);
         Sam2Preprocessor.ToInputTensor(image, _tensor);
         return _tensor[0];
+    }
+
+    /// <summary>The decode alone: what bounds the row above (libjpeg-turbo's entropy decoding is sequential).</summary>
+    [Benchmark]
+    public int DecodeOnly()
+    {
+        using var image = ImageDecoder.Decode(_jpeg, allowRgba: true);
+        return image.PixelWidth;
     }
 
     internal static (int Width, int Height) ParseSize(string size)
@@ -67,6 +76,15 @@ public class UpsampleBenchmarks
         return _mask[_mask.Length / 2];
     }
 
+    /// <summary>Uniform noise in [−0.5, 0.5): a sign change in nearly every low-res cell (the upsampler's worst case).</summary>
+    internal static float[] NoiseLogits()
+    {
+        var random = new Random(14);
+        var logits = new float[MaskPostprocessor.LowResLength];
+        for (var i = 0; i < logits.Length; i++) logits[i] = (float)(random.NextDouble() - 0.5);
+        return logits;
+    }
+
     /// <summary>Signed distance to a disc of radius 70 centred at (100, 120), in low-res cells: a typical object mask.</summary>
     internal static float[] DiscLogits()
     {
@@ -79,6 +97,59 @@ public class UpsampleBenchmarks
             }
         }
         return logits;
+    }
+}
+
+/// <summary>
+/// What a click pays after the decoder run for a brush region (issue 14): 256×256 logits → bilinear upsample → threshold →
+/// Label Studio RLE, fused (<see cref="BrushRle.Encode(MaskPrediction, System.Buffers.IBufferWriter{byte})"/>), into a reused
+/// writer. Goal at 4000×3000: ≤ 8 ms and 0 B. <c>disc</c> is an object mask; <c>noise</c> is the worst case (every low-res cell
+/// mixed, so every pixel is evaluated; split across cores).
+/// </summary>
+[MemoryDiagnoser]
+public class MaskRleBenchmarks
+{
+    private readonly System.Buffers.ArrayBufferWriter<byte> _rle = new(1 << 20);
+    private MaskPrediction? _mask;
+    private byte[] _pixels = [];
+
+    [Params("1024x1024", "4000x3000")]
+    public string Size { get; set; } = "1024x1024";
+
+    [Params("disc", "noise")]
+    public string Field { get; set; } = "disc";
+
+    [GlobalSetup]
+    public void Setup()
+    {
+        var (width, height) = PreprocessBenchmarks.ParseSize(Size);
+        var logits = Field == "disc" ? UpsampleBenchmarks.DiscLogits() : UpsampleBenchmarks.NoiseLogits();
+        _mask = MaskPrediction.FromLogits(logits, width, height);
+        _pixels = new byte[width * height];
+    }
+
+    [GlobalCleanup]
+    public void Cleanup() => _mask?.Dispose();
+
+    /// <summary>The fused path the server takes for a brush region.</summary>
+    [Benchmark]
+    public int UpsampleThresholdRle()
+    {
+        _mask!.DropUpsampler(); // what a click's fresh prediction pays: the cell classification too
+        _rle.ResetWrittenCount();
+        return BrushRle.Encode(_mask!, _rle);
+    }
+
+    /// <summary>The path before issue 14: the whole W×H mask, then the RLE of its bytes.</summary>
+    [Benchmark(Baseline = true)]
+    public int MaskThenRle()
+    {
+        MaskPostprocessor.UpsampleAndThreshold(_mask!.LowResLogits.Span, _mask.Width, _mask.Height, _pixels);
+        _rle.ResetWrittenCount();
+        var span = _rle.GetSpan(BrushRle.GetEncodedLength(_pixels));
+        var written = BrushRle.Encode(_pixels, span);
+        _rle.Advance(written);
+        return written;
     }
 }
 
@@ -119,10 +190,12 @@ public class MaskPngBenchmarks
     private const int Width = 4000, Height = 3000;
     private readonly byte[] _mask = new byte[Width * Height];
     private byte[] _buffer = [];
+    private MaskPrediction? _prediction;
 
     [GlobalSetup]
     public void Setup()
     {
+        _prediction = MaskPrediction.FromLogits(UpsampleBenchmarks.DiscLogits(), Width, Height);
         MaskPostprocessor.UpsampleAndThreshold(UpsampleBenchmarks.DiscLogits(), Width, Height, _mask);
         _buffer = new byte[BrushRle.GetMaxEncodedLength(_mask.Length)];
     }
@@ -136,6 +209,18 @@ public class MaskPngBenchmarks
         using var png = MaskPng.Encode(_mask, Width, Height);
         return png.WrittenCount;
     }
+
+    /// <summary>The PNG streamed from the prediction's rows (no W×H mask): upsampling included.</summary>
+    [Benchmark]
+    public int PngFromPrediction4000x3000()
+    {
+        _prediction!.DropUpsampler();
+        using var png = MaskPng.Encode(_prediction!);
+        return png.WrittenCount;
+    }
+
+    [GlobalCleanup]
+    public void Cleanup() => _prediction?.Dispose();
 }
 
 /// <summary>

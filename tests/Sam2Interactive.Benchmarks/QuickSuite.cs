@@ -16,7 +16,7 @@ namespace Sam2Interactive.Benchmarks;
 /// measures every issue-5 scenario next to its baseline in the same run, then prints one table of ratios. Ratios are medians
 /// over interleaved samples (baseline, candidate, baseline, …), so drift from other work on the machine hits both alike.
 /// </summary>
-internal sealed class QuickSuite : IAsyncDisposable
+internal sealed partial class QuickSuite : IAsyncDisposable
 {
     private const int WarmSamples = 15;
     private const int SeedSamples = 1;
@@ -61,9 +61,18 @@ internal sealed class QuickSuite : IAsyncDisposable
         var concurrencyEncoder = _args.UsesStandIns
             ? StandInModels.Write(Path.Combine(Path.GetTempPath(), "sam2i-bench-standins", "small"), StandInFormat.SamExporter).EncoderPath
             : encoderPath;
-        await using (var server = await StartServerAsync(concurrencyEncoder, decoderPath, "concurrency"))
+        Console.WriteLine("[settings] decoder sessions side by side");
+        var coreBound = DecoderSettings(concurrencyEncoder, decoderPath);
+        var servers = new List<(ServerSetting, TestServer)>();
+        try
         {
-            await AnnotatorsAsync(server);
+            foreach (var setting in s_serverSettings)
+                servers.Add((setting, await StartServerAsync(concurrencyEncoder, decoderPath, "concurrency " + setting.Name, setting.Settings)));
+            await AnnotatorsAsync(servers, coreBound);
+        }
+        finally
+        {
+            foreach (var (_, server) in servers) await server.DisposeAsync();
         }
         await RedisScenariosAsync(concurrencyEncoder, decoderPath);
 
@@ -110,8 +119,8 @@ internal sealed class QuickSuite : IAsyncDisposable
         IReadOnlyDictionary<string, string?>? extra = null)
     {
         var settings = new Dictionary<string, string?> { ["DEVICE"] = "cpu" };
-        foreach (var (key, value) in extra ?? new Dictionary<string, string?>()) settings[key] = value;
         if (_args.Threads > 0) settings["THREADS"] = _args.Threads.ToString(System.Globalization.CultureInfo.InvariantCulture);
+        foreach (var (key, value) in extra ?? new Dictionary<string, string?>()) settings[key] = value;
         var start = Stopwatch.StartNew();
         var server = await TestServer.StartAsync(_ls!, encoderPath, decoderPath, settings, TimeSpan.FromMinutes(5));
         Console.WriteLine($"[{name}] server ready in {start.Elapsed.TotalSeconds:F1} s");
@@ -167,7 +176,7 @@ internal sealed class QuickSuite : IAsyncDisposable
             if (i > 0) clicks.Add(click);
         }
         var ratio = Stats.Median(clicks) / Stats.Median(bare);
-        var limit = width * height > 1024 * 1024 ? 1.6 : 1.15;
+        var limit = width * height > 1024 * 1024 ? 1.25 : 1.10;
         _rows.Add(new Row($"warm click (tier-1 hit) ÷ bare decoder Run, {width}×{height}", Ms(clicks), Ms(bare), Ratio(ratio), $"≤ {limit}", ratio <= limit));
         return Stats.Median(clicks);
     }
@@ -188,14 +197,14 @@ internal sealed class QuickSuite : IAsyncDisposable
             using (var embedding = server.Encoder.EncodeImage(image.Encoded))
             using (var mask = server.Decoder.Predict(embedding, prompt, width, height))
             {
-                _ = BrushRle.Encode(mask.Pixels);
+                _ = BrushRle.Encode(mask);
             }
             times.Add(Stopwatch.GetElapsedTime(start).TotalMilliseconds);
             for (var k = 0; k < 3; k++) warm.Add(await ClickAsync(server.Url, warmBody));
         }
         Console.WriteLine($"[main] seed design {width}x{height}: {Stats.Median(times):F0} ms per click");
         var ratio = Stats.Median(times) / Stats.Median(warm);
-        _rows.Add(new Row($"seed design (encoder per click) ÷ warm click, {width}×{height}", Ms(times), Ms(warm), Ratio(ratio), "≥ 30", ratio >= 30));
+        _rows.Add(new Row($"seed design (encoder per click) ÷ warm click, {width}×{height}", Ms(times), Ms(warm), Ratio(ratio), "≥ 60", ratio >= 60));
     }
 
     /// <summary>TASKS_CREATED webhook for a new image, wait until its embedding is held, then the first click ÷ the warm clicks
@@ -234,80 +243,57 @@ internal sealed class QuickSuite : IAsyncDisposable
         _rows.Add(new Row("  (webhook → embedding held)", Ms(prefetchTimes), "", "", "", null));
     }
 
-    /// <summary>1, 4 and 16 annotators, each clicking its own cached 1024×1024 image back to back (no think time).</summary>
-    private async Task AnnotatorsAsync(TestServer server)
-    {
-        const int Images = 16;
-        var bodies = new string[Images];
-        for (var i = 0; i < Images; i++)
-        {
-            var image = Scenes.Photo(1024, 1024, 100 + i);
-            var uri = AddImage(image, $"annotator-{i}.jpg");
-            bodies[i] = Click(uri, Interlocked.Increment(ref _taskIds), image);
-            await ClickAsync(server.Url, bodies[i]); // encode and cache
-        }
-
-        foreach (var (annotators, clicksEach) in new[] { (1, 24), (4, 10), (16, 5) })
-        {
-            var latencies = new List<double>();
-            var errors = 0;
-            var wall = Stopwatch.StartNew();
-            await Task.WhenAll(Enumerable.Range(0, annotators).Select(async a =>
-            {
-                for (var k = 0; k < clicksEach; k++)
-                {
-                    try
-                    {
-                        var t = await ClickAsync(server.Url, bodies[a]);
-                        lock (latencies) latencies.Add(t);
-                    }
-                    catch (Exception e) when (e is InvalidOperationException or HttpRequestException or TaskCanceledException)
-                    {
-                        Interlocked.Increment(ref errors);
-                    }
-                }
-            }));
-            var seconds = wall.Elapsed.TotalSeconds;
-            var p50 = Stats.Percentile(latencies, 50);
-            var p99 = Stats.Percentile(latencies, 99);
-            var target = annotators == 16 ? "p99 ≤ 4×p50, 0 errors" : "";
-            bool? met = annotators == 16 ? p99 <= 4 * p50 && errors == 0 : null;
-            _rows.Add(new Row($"{annotators} annotator(s): {latencies.Count / seconds:F1} clicks/s, {errors} errors",
-                $"p50 {p50:F0} ms", $"p99 {p99:F0} ms", $"p99/p50 {p99 / p50:F2}", target, met));
-        }
-    }
-
     /// <summary>Kernels timed in process (BenchmarkDotNet has the careful numbers): 4000×3000 JPEG preprocessing and the RLE of
     /// a 4000×3000 mask into a reused buffer, with the bytes each call allocates on this thread.</summary>
     private void Kernels()
     {
         var image = Scenes.Photo(4000, 3000);
         var tensor = new float[Sam2Preprocessor.TensorLength];
-        var (pre, preBytes) = Time(8, () =>
+        var pre = Time(8, () =>
         {
-            using var decoded = ImageDecoder.Decode(image.Encoded);
+            using var decoded = ImageDecoder.Decode(image.Encoded, allowRgba: true);
             Sam2Preprocessor.ToInputTensor(decoded, tensor);
         });
-        _rows.Add(new Row("kernel: decode + resize + normalise, 4000×3000 JPEG", $"{pre:F1} ms", $"{preBytes:N0} B/call", "", "≤ 150 ms", pre <= 150));
+        _rows.Add(new Row("kernel: decode + resize + normalise, 4000×3000 JPEG", pre.Text, $"{pre.Bytes:N0} B/call", "", "≤ 60 ms", pre.Ms <= 60));
 
         var mask = new byte[4000 * 3000];
         MaskPostprocessor.UpsampleAndThreshold(UpsampleBenchmarks.DiscLogits(), 4000, 3000, mask);
         var buffer = new byte[BrushRle.GetMaxEncodedLength(mask.Length)];
-        var (rle, rleBytes) = Time(30, () => BrushRle.Encode(mask, buffer));
-        _rows.Add(new Row("kernel: brush RLE of a 4000×3000 mask (reused buffer)", $"{rle:F2} ms", $"{rleBytes:N0} B/call", "", "≤ 5 ms, 0 B", rle <= 5 && rleBytes == 0));
+        var rle = Time(30, () => BrushRle.Encode(mask, buffer));
+        _rows.Add(new Row("kernel: brush RLE of a 4000×3000 mask (reused buffer)", rle.Text, $"{rle.Bytes:N0} B/call", "", "≤ 5 ms, 0 B", rle.Ms <= 5 && rle.Bytes == 0));
 
         var logits = UpsampleBenchmarks.DiscLogits();
-        var (up, upBytes) = Time(15, () => MaskPostprocessor.UpsampleAndThreshold(logits, 4000, 3000, mask));
-        _rows.Add(new Row("kernel: upsample + threshold to 4000×3000", $"{up:F1} ms", $"{upBytes:N0} B/call", "", "", null));
+        var up = Time(15, () => MaskPostprocessor.UpsampleAndThreshold(logits, 4000, 3000, mask));
+        _rows.Add(new Row("kernel: upsample + threshold to 4000×3000 (whole mask)", up.Text, $"{up.Bytes:N0} B/call", "", "", null));
+
+        using var prediction = MaskPrediction.FromLogits(logits, 4000, 3000);
+        var writer = new System.Buffers.ArrayBufferWriter<byte>(1 << 20);
+        var fused = Time(30, () =>
+        {
+            prediction.DropUpsampler(); // a click's fresh prediction classifies the cells too
+            writer.ResetWrittenCount();
+            BrushRle.Encode(prediction, writer);
+        });
+        _rows.Add(new Row("kernel: upsample + threshold + brush RLE, fused, 4000×3000", fused.Text, $"{fused.Bytes:N0} B/call", "", "≤ 8 ms, 0 B",
+            fused.Ms <= 8 && fused.Bytes == 0));
     }
 
-    /// <summary>Median ms over <paramref name="runs"/> calls after two warm-ups, and the median bytes allocated per call.</summary>
-    private static (double Ms, long Bytes) Time(int runs, Action action)
+    /// <summary>A kernel's median wall time, the process CPU per call (the loaded machine's preemption shows in wall time
+    /// only) and the median bytes allocated per call on the calling thread.</summary>
+    private sealed record KernelTime(double Ms, double CpuMs, long Bytes)
+    {
+        public string Text => $"{Ms:F2} ms (CPU {CpuMs:F2} ms)";
+    }
+
+    /// <summary>Median ms over <paramref name="runs"/> calls after two warm-ups, process CPU per call over them, and the
+    /// median bytes allocated per call.</summary>
+    private static KernelTime Time(int runs, Action action)
     {
         action();
         action();
         var times = new List<double>();
         var bytes = new List<double>();
+        var cpu = ProcessCpu();
         for (var i = 0; i < runs; i++)
         {
             var allocated = GC.GetAllocatedBytesForCurrentThread();
@@ -316,7 +302,7 @@ internal sealed class QuickSuite : IAsyncDisposable
             times.Add(Stopwatch.GetElapsedTime(start).TotalMilliseconds);
             bytes.Add(GC.GetAllocatedBytesForCurrentThread() - allocated);
         }
-        return (Stats.Median(times), (long)Stats.Median(bytes));
+        return new KernelTime(Stats.Median(times), (ProcessCpu() - cpu).TotalMilliseconds / runs, (long)Stats.Median(bytes));
     }
 
     /// <summary>

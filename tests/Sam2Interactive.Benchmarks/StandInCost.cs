@@ -132,7 +132,8 @@ internal static class StandInCost
             var meterFactory = _meters.GetRequiredService<IMeterFactory>();
             _stages = new StageTimings(meterFactory);
             Encoder = new Sam2Encoder(encoderPath, options, NullLogger.Instance);
-            Decoder = new Sam2Decoder(decoderPath, options, new DecoderOptions(), NullLogger.Instance, new DecoderMetrics(meterFactory));
+            // --threads applies to both bare sessions, as the references were measured (ONNX Runtime's default: one per core).
+            Decoder = new Sam2Decoder(decoderPath, options, new DecoderOptions { Threads = threads }, NullLogger.Instance, new DecoderMetrics(meterFactory));
         }
 
         public Sam2Encoder Encoder { get; }

@@ -59,7 +59,7 @@ internal sealed record Sam2Settings(ModelOptions Model, DecoderOptions Decoder, 
     public static IReadOnlyList<string> Names { get; } =
     [
         "PORT", "MODEL_DIR", "MODEL_NAME", "MODEL_CONFIG", "MODEL_CHECKPOINT", "ENCODER_PATH", "DECODER_PATH", "DEVICE", "THREADS",
-        "WORKERS", "MAX_HOLE_AREA", "MAX_SPRINKLE_AREA", "MAX_IMAGE_PIXELS", "MAX_IMAGE_BYTES", "CACHE_MEMORY_MB", "ENCODER_CONCURRENCY",
+        "DECODER_THREADS", "WORKERS", "MAX_HOLE_AREA", "MAX_SPRINKLE_AREA", "MAX_IMAGE_PIXELS", "MAX_IMAGE_BYTES", "CACHE_MEMORY_MB", "ENCODER_CONCURRENCY",
         "PREFETCH_QUEUE", "REDIS_URL", "CACHE_DTYPE", "CACHE_TTL", "CACHE_PREFIX", "LOCK_TTL", "LOCK_WAIT", "SHUTDOWN_TIMEOUT", "LOG_LEVEL",
         "LABEL_STUDIO_URL", "LABEL_STUDIO_HOST", "LABEL_STUDIO_API_KEY", "LABEL_STUDIO_ACCESS_TOKEN", "LOCAL_FILES_DOCUMENT_ROOT",
         "FETCH_TIMEOUT", "IMAGE_URL_POLICY", "IMAGE_URL_ALLOWLIST", "BASIC_AUTH_USER", "BASIC_AUTH_PASS", "WEBHOOK_SECRET", "MODEL_BASE_URL",
@@ -111,7 +111,8 @@ internal sealed record Sam2Settings(ModelOptions Model, DecoderOptions Decoder, 
     {
         MaxHoleArea = r.Int("MAX_HOLE_AREA", 0, 0, 65536),
         MaxSprinkleArea = r.Int("MAX_SPRINKLE_AREA", 0, 0, 65536),
-        Workers = r.Int("WORKERS", 2, 1, 256),
+        Workers = r.Int("WORKERS", Math.Clamp(Environment.ProcessorCount, 1, 256), 1, 256),
+        Threads = r.Int("DECODER_THREADS", 1, 0, 1024),
     };
 
     public static AutomaticOptions ReadAutomatic(SettingReader r) => new()

@@ -124,8 +124,10 @@ internal sealed class MaskRegions(MaskOutputOptions options, ApiMetrics metrics,
     /// <see cref="InteractivePrompt.OriginalWidth"/>×<see cref="InteractivePrompt.OriginalHeight"/>; it is only read.
     /// </summary>
     /// <returns>How many regions were added.</returns>
+    /// <remarks>The brush RLE is made from the prediction's rows (<see cref="BrushRle.Encode(MaskPrediction)"/>) without the
+    /// W×H mask; polygons materialise it (<see cref="MaskPrediction.Pixels"/>).</remarks>
     public int Add(List<Region> regions, InteractivePrompt prompt, MaskPrediction mask, long? taskId) =>
-        Add(regions, prompt.Target, prompt.PromptLabel, mask.Pixels, prompt.OriginalWidth, prompt.OriginalHeight, prompt.ImageRotation, mask.Score, taskId);
+        Add(regions, prompt.Target, prompt.PromptLabel, mask, [], prompt.OriginalWidth, prompt.OriginalHeight, prompt.ImageRotation, mask.Score, taskId);
 
     /// <summary>
     /// Appends the regions of a <paramref name="width"/>×<paramref name="height"/> mask (row-major, non-zero = foreground)
@@ -134,9 +136,14 @@ internal sealed class MaskRegions(MaskOutputOptions options, ApiMetrics metrics,
     /// </summary>
     /// <returns>How many regions were added.</returns>
     public int Add(List<Region> regions, ImageTarget target, string? promptLabel, ReadOnlySpan<byte> mask, int width, int height, int imageRotation,
-        double maskScore, long? taskId)
+        double maskScore, long? taskId) =>
+        Add(regions, target, promptLabel, null, mask[..(width * height)], width, height, imageRotation, maskScore, taskId);
+
+    /// <summary>One mask as a prediction (<paramref name="prediction"/>, produced as each output needs it) or as bytes
+    /// (<paramref name="bytes"/>, when <paramref name="prediction"/> is null).</summary>
+    private int Add(List<Region> regions, ImageTarget target, string? promptLabel, MaskPrediction? prediction, ReadOnlySpan<byte> bytes, int width,
+        int height, int imageRotation, double maskScore, long? taskId)
     {
-        var pixels = mask[..(width * height)];
         var added = 0;
         var score = Math.Round(maskScore, 4);
         foreach (var (kind, control) in Outputs(target))
@@ -150,7 +157,8 @@ internal sealed class MaskRegions(MaskOutputOptions options, ApiMetrics metrics,
                 case MaskKind.Brush:
                     {
                         var start = Stopwatch.GetTimestamp();
-                        var rle = BrushRle.Encode(pixels);
+                        // From a prediction: upsample + threshold + RLE fused, no W×H mask.
+                        var rle = prediction is null ? BrushRle.Encode(bytes) : BrushRle.Encode(prediction);
                         metrics.Stage("rle", start);
                         regions.Add(NewRegion(target, width, height, imageRotation, control, type, new BrushValue { Rle = rle, BrushLabels = labels }, score));
                         added++;
@@ -159,6 +167,7 @@ internal sealed class MaskRegions(MaskOutputOptions options, ApiMetrics metrics,
                 case MaskKind.Polygon:
                     {
                         var start = Stopwatch.GetTimestamp();
+                        ReadOnlySpan<byte> pixels = prediction is null ? bytes : prediction.Pixels;
                         var polygons = MaskPolygons.Trace(pixels, width, height, options.Polygon);
                         metrics.Stage("polygon", start);
                         if (polygons.Count == 0)

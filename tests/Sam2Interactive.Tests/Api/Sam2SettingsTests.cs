@@ -25,7 +25,8 @@ public sealed partial class Sam2SettingsTests
         {
             Assert.That((s.Model.ModelName, s.Model.Device, s.Model.ModelDirectory), Is.EqualTo(("sam2.1_hiera_tiny", "cpu", "models")));
             Assert.That(s.Model.MaxImagePixels, Is.EqualTo(100_000_000));
-            Assert.That((s.Decoder.Workers, s.Decoder.MaxHoleArea, s.Decoder.MaxSprinkleArea), Is.EqualTo((2, 0, 0)));
+            Assert.That((s.Decoder.Workers, s.Decoder.Threads, s.Decoder.MaxHoleArea, s.Decoder.MaxSprinkleArea),
+                Is.EqualTo((Environment.ProcessorCount, 1, 0, 0)), "WORKERS: one decoder run per core; DECODER_THREADS: one thread each");
             Assert.That((s.Cache.MemoryBytes, s.Cache.EncoderConcurrency, s.Cache.LockWait), Is.EqualTo((1024L << 20, 1, TimeSpan.FromSeconds(120))));
             Assert.That(s.Cache.Redis.Enabled, Is.False);
             Assert.That((s.Cache.Redis.DType, s.Cache.Redis.Ttl, s.Cache.Redis.Prefix, s.Cache.Redis.LockTtl),
@@ -217,6 +218,7 @@ public sealed partial class Sam2SettingsTests
     [TestCase("THREADS", "many", "THREADS must be a whole number from 0 to 1024, not 'many'.")]
     [TestCase("THREADS", "-1", "THREADS must be a whole number from 0 to 1024")]
     [TestCase("WORKERS", "0", "WORKERS must be a whole number from 1 to 256")]
+    [TestCase("DECODER_THREADS", "-1", "DECODER_THREADS must be a whole number from 0 to 1024")]
     [TestCase("MAX_IMAGE_PIXELS", "0", "MAX_IMAGE_PIXELS must be a whole number")]
     [TestCase("CACHE_MEMORY_MB", "lots", "CACHE_MEMORY_MB must be a size")]
     [TestCase("ENCODER_CONCURRENCY", "65", "ENCODER_CONCURRENCY must be a whole number from 1 to 64")]

@@ -60,6 +60,68 @@ public sealed class BrushRleTests
         Assert.That(rgba, Is.EqualTo(ToRgba(vector.Pixels)));
     }
 
+    [TestCaseSource(nameof(VectorNames))]
+    public void EncodeRuns_ReferenceVectorSplitIntoBands_EqualsMask2RleBytes(string name)
+    {
+        var vector = ReferenceVector.Load(name);
+        var pixels = vector.Pixels;
+        // Band boundaries anywhere (runs do not know rows): 1 band, 3 uneven bands, and every pixel its own band when small.
+        foreach (var bandCount in new[] { 1, 3, pixels.Length <= 4096 ? pixels.Length : 97 })
+        {
+            var bands = new MaskRuns[Math.Min(bandCount, pixels.Length)];
+            try
+            {
+                for (var i = 0; i < bands.Length; i++)
+                {
+                    long start = (long)pixels.Length * i / bands.Length, end = (long)pixels.Length * (i + 1) / bands.Length;
+                    bands[i].AddPixels(pixels.AsSpan((int)start, (int)(end - start)));
+                }
+
+                var rle = new byte[BrushRle.GetEncodedLength(bands)];
+                var written = BrushRle.Encode(bands, rle);
+
+                Assert.That(written, Is.EqualTo(vector.Rle.Length), $"{bands.Length} bands");
+                Assert.That(rle, Is.EqualTo(vector.Rle), $"{bands.Length} bands");
+            }
+            finally
+            {
+                foreach (var b in bands) b.Dispose();
+            }
+        }
+    }
+
+    [TestCase("disc", 4000, 3000)]    // one thread
+    [TestCase("noise", 4000, 3000)]   // every cell mixed: split across cores when there are several
+    [TestCase("special", 777, 555)]
+    [TestCase("waves", 1, 1)]
+    [TestCase("full", 300, 4000)]     // one run of 4.8 M values, chunked
+    public void EncodeMask_Field_EqualsEncodeOfItsPixels(string field, int width, int height)
+    {
+        var logits = MaskUpsamplerTests.Logits(field);
+        var expected = BrushRle.Encode(MaskUpsamplerTests.Reference(logits, width, height));
+        using var mask = MaskPrediction.FromLogits(logits, width, height);
+
+        var rle = BrushRle.Encode(mask);
+        var writer = new System.Buffers.ArrayBufferWriter<byte>();
+        var written = BrushRle.Encode(mask, writer);
+
+        Assert.That(rle, Is.EqualTo(expected));
+        Assert.That(written, Is.EqualTo(expected.Length));
+        Assert.That(writer.WrittenSpan.ToArray(), Is.EqualTo(expected));
+        Assert.That(mask.HasPixels, Is.False, "the W×H mask was never produced");
+    }
+
+    [Test]
+    public void EncodeMask_FullSizePixels_EqualsEncodeOfThem()
+    {
+        using var mask = new MaskPrediction(37, 53, 1f, 0, hasLowResLogits: false);
+        var pixels = mask.RentPixels();
+        pixels.Clear();
+        pixels[100..900].Fill(255);
+
+        Assert.That(BrushRle.Encode(mask), Is.EqualTo(BrushRle.Encode(pixels)));
+    }
+
     [TestCase(1, 0)]
     [TestCase(2, 1)]
     [TestCase(3, 2)]

@@ -51,6 +51,21 @@ public sealed class MaskPngTests
         }
     }
 
+    [TestCase("disc", 4000, 3000)]
+    [TestCase("waves", 1, 999)]
+    [TestCase("special", 777, 555)]
+    public void EncodeMask_StreamedRows_SameBytesAsEncodeOfPixels(string field, int w, int h)
+    {
+        var logits = MaskUpsamplerTests.Logits(field);
+        using var mask = MaskPrediction.FromLogits(logits, w, h);
+
+        using var streamed = MaskPng.Encode(mask);
+        using var whole = MaskPng.Encode(MaskUpsamplerTests.Reference(logits, w, h), w, h);
+
+        Assert.That(streamed.WrittenMemory.ToArray(), Is.EqualTo(whole.WrittenMemory.ToArray()));
+        Assert.That(mask.HasPixels, Is.False, "the W×H mask was never produced");
+    }
+
     [Test]
     public void Encode_NonZeroValues_BecomeForeground255()
     {

@@ -95,6 +95,26 @@ public sealed class ImageDecoderTests
         Assert.That(image.Rgb.SequenceEqual(rgb), Is.True);
     }
 
+    [TestCase(1, 4)] // upright: Skia's RGBA is handed over without the copy that drops alpha
+    [TestCase(6, 3)] // rotated: the orienting copy writes RGB
+    public void Decode_AllowRgba_SameRgbValuesInTheGivenLayout(int orientation, int bytesPerPixel)
+    {
+        var jpeg = TestImages.WithExifOrientation(
+            TestImages.Encode(TestImages.RandomRgb(67, 41, seed: 4), 67, 41, SKEncodedImageFormat.Jpeg, 90), orientation);
+        using var rgb = ImageDecoder.Decode(jpeg);
+
+        using var image = ImageDecoder.Decode(jpeg, allowRgba: true);
+
+        Assert.That(image.BytesPerPixel, Is.EqualTo(bytesPerPixel));
+        Assert.That((image.PixelWidth, image.PixelHeight), Is.EqualTo((rgb.PixelWidth, rgb.PixelHeight)));
+        var pixels = image.Pixels;
+        for (var i = 0; i < rgb.PixelWidth * rgb.PixelHeight; i++)
+        {
+            if (!pixels.Slice(i * bytesPerPixel, 3).SequenceEqual(rgb.Rgb.Slice(i * 3, 3))) Assert.Fail($"pixel {i} differs");
+        }
+        if (bytesPerPixel == 4) Assert.That(() => _ = image.Rgb.Length, Throws.InvalidOperationException);
+    }
+
     [TestCase(1)]
     [TestCase(2)]
     [TestCase(3)]

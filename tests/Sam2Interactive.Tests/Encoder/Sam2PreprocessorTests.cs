@@ -151,6 +151,59 @@ public sealed class Sam2PreprocessorTests
         });
     }
 
+    [TestCase(640, 480, 2)]
+    [TestCase(2000, 1200, 2)]
+    [TestCase(1500, 1125, 7)]
+    [TestCase(333, 777, 3)]
+    public void ToInputTensor_Bands_BitIdenticalToOneThread(int width, int height, int bands)
+    {
+        var rgb = TestImages.RandomRgb(width, height, seed: width + bands);
+        var one = new float[Sam2Preprocessor.TensorLength];
+        var split = new float[Sam2Preprocessor.TensorLength];
+
+        Sam2Preprocessor.ToInputTensor(rgb, 3, width, height, one, bands: 1);
+        Sam2Preprocessor.ToInputTensor(rgb, 3, width, height, split, bands);
+
+        Assert.That(split, Is.EqualTo(one));
+    }
+
+    [TestCase(640, 480)]
+    [TestCase(1500, 1125)]
+    public void ToInputTensor_RgbaPixels_BitIdenticalToRgb(int width, int height)
+    {
+        var rgb = TestImages.RandomRgb(width, height, seed: 5);
+        var rgba = new byte[width * height * 4];
+        for (var i = 0; i < width * height; i++)
+        {
+            rgb.AsSpan(3 * i, 3).CopyTo(rgba.AsSpan(4 * i));
+            rgba[4 * i + 3] = (byte)(i * 7); // alpha is ignored
+        }
+        var fromRgb = new float[Sam2Preprocessor.TensorLength];
+        var fromRgba = new float[Sam2Preprocessor.TensorLength];
+
+        Sam2Preprocessor.ToInputTensor(rgb, width, height, fromRgb);
+        Sam2Preprocessor.ToInputTensor(rgba, 4, width, height, fromRgba);
+
+        Assert.That(fromRgba, Is.EqualTo(fromRgb));
+    }
+
+    [TestCase(SKEncodedImageFormat.Jpeg)]
+    [TestCase(SKEncodedImageFormat.Png)]
+    public void ToInputTensor_DecodedAsRgba_SameAsDecodedAsRgb(SKEncodedImageFormat format)
+    {
+        var encoded = TestImages.Encode(TestImages.RandomRgb(1200, 1100, seed: 3), 1200, 1100, format);
+        using var rgb = ImageDecoder.Decode(encoded);
+        using var rgba = ImageDecoder.Decode(encoded, allowRgba: true);
+        var fromRgb = new float[Sam2Preprocessor.TensorLength];
+        var fromRgba = new float[Sam2Preprocessor.TensorLength];
+
+        Sam2Preprocessor.ToInputTensor(rgb, fromRgb);
+        Sam2Preprocessor.ToInputTensor(rgba, fromRgba);
+
+        Assert.That((rgb.BytesPerPixel, rgba.BytesPerPixel), Is.EqualTo((3, 4)));
+        Assert.That(fromRgba, Is.EqualTo(fromRgb));
+    }
+
     /// <summary>The Appendix pseudo-code, literally, in double: per output pixel, a 2-D weighted sum of uint8/255.</summary>
     private static double[] ReferenceTensor(byte[] rgb, int width, int height)
     {
