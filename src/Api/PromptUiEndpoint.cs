@@ -101,6 +101,10 @@ internal static class PromptUiEndpoint
             Log.PromptUiPredicted(logger, task.Id, prompt.Points.Count, prompt.Box is null ? 0 : 1, Stopwatch.GetElapsedTime(start).TotalMilliseconds);
             return Results.Json(new PredictResponse { Results = [result] }, LabelStudioJsonContext.Default.PredictResponse);
         }
+        catch (LabelStudioValidationException e)
+        {
+            return LabelStudioEndpoints.Error(422, $"{e.Field}: {e.Message}");
+        }
         catch (ImageFetchException e)
         {
             return LabelStudioEndpoints.Error(e.StatusCode, e.Message);

@@ -19,16 +19,17 @@ internal enum PromptUiEvent
 /// </summary>
 internal sealed record PercentPrompt(IReadOnlyList<(double X, double Y, bool Positive)> Points, (double X, double Y, double Width, double Height)? Box)
 {
-    /// <summary>The decoder prompt for a <paramref name="width"/>×<paramref name="height"/> image: <c>px = pct / 100 · size</c>.</summary>
+    /// <summary>The decoder prompt for a <paramref name="width"/>×<paramref name="height"/> image: <c>px = pct / 100 · size</c>,
+    /// computed as the smart tools' path computes it (<see cref="InteractivePromptBuilder"/>), so one prompt gives one mask.</summary>
+    /// <exception cref="LabelStudioValidationException">The box has no area inside the image at this size.</exception>
     public Prompt ToPixels(int width, int height)
     {
         var points = Points.Select(p => new PromptPoint((float)(p.X / 100 * width), (float)(p.Y / 100 * height), p.Positive)).ToList();
         PromptBox? box = null;
         if (Box is { } b)
         {
-            var x1 = Math.Min(b.X + b.Width, 100);
-            var y1 = Math.Min(b.Y + b.Height, 100);
-            box = new PromptBox((float)(b.X / 100 * width), (float)(b.Y / 100 * height), (float)(x1 / 100 * width), (float)(y1 / 100 * height));
+            box = InteractivePromptBuilder.RotatedBoundingBox(b.X / 100 * width, b.Y / 100 * height, b.Width / 100 * width, b.Height / 100 * height, 0, width, height)
+                ?? throw new LabelStudioValidationException("context.result", $"the box lies outside the {width}×{height} image; draw it on the image.");
         }
 
         return new Prompt(points, box);
