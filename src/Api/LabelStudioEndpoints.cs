@@ -237,7 +237,7 @@ internal static class LabelStudioEndpoints
 
     /// <summary>Queues every image of the tasks: the Image tags' values when the config is known, else every string value
     /// that looks like an image location. Returns how many were queued.</summary>
-    private static int EnqueueTaskImages(PrefetchQueue prefetch, IEnumerable<LabelStudioTask> tasks, LabelConfig? config, EncodePriority priority)
+    internal static int EnqueueTaskImages(PrefetchQueue prefetch, IEnumerable<LabelStudioTask> tasks, LabelConfig? config, EncodePriority priority)
     {
         var queued = 0;
         foreach (var task in tasks)

@@ -44,14 +44,8 @@ internal static class PromptUiEndpoint
 
             case PromptUiEvent.Prewarm:
                 {
-                    var queued = 0;
-                    foreach (var shown in parsed.Images)
-                    {
-                        if (LabelStudioEndpoints.ImageUri(task, shown) is not { } uri) continue;
-                        prefetch.Enqueue(uri, task.Id, EncodePriority.OpenedTask);
-                        queued++;
-                    }
-
+                    // Like a task open (no-context /predict): the prefetch queue, at opened-task priority.
+                    var queued = LabelStudioEndpoints.EnqueueTaskImages(prefetch, [task], parsed.Config, EncodePriority.OpenedTask);
                     Log.PromptUiPrewarm(logger, task.Id, queued);
                     return EmptyResult(segmentation);
                 }
