@@ -3,6 +3,7 @@ using System.Buffers.Binary;
 using System.IO.Compression;
 using System.IO.Hashing;
 using System.Numerics;
+using System.Runtime.InteropServices;
 using Sam2Interactive.Encoder;
 
 namespace Sam2Interactive.Decoder;
@@ -97,26 +98,48 @@ public sealed class MaskPng : IDisposable
         if (_rows == _height) throw new InvalidOperationException("all rows were already written");
         row[0] = 0; // filter type None
         var source = mask[.._width];
-        var target = row.AsSpan(1, _width);
+        int length;
+        if (_alpha)
+        {
+            WriteGrayAlpha(source, MemoryMarshal.Cast<byte, ushort>(row.AsSpan(1, 2 * _width)));
+            length = 2 * _width;
+        }
+        else
+        {
+            WriteGray(source, row.AsSpan(1, _width));
+            length = _width;
+        }
+
+        _zlib.Write(row, 0, length + 1);
+        _rows++;
+    }
+
+    // Non-zero → 255: the wire format is 0/255 whatever the caller's foreground value.
+    private static void WriteGray(ReadOnlySpan<byte> source, Span<byte> target)
+    {
         var x = 0;
         if (Vector.IsHardwareAccelerated)
         {
-            // Non-zero → 255: the wire format is 0/255 whatever the caller's foreground value.
-            for (; x <= _width - Vector<byte>.Count; x += Vector<byte>.Count)
+            for (; x <= source.Length - Vector<byte>.Count; x += Vector<byte>.Count)
                 Vector.OnesComplement(Vector.Equals(new Vector<byte>(source[x..]), Vector<byte>.Zero)).CopyTo(target[x..]);
         }
-        for (; x < _width; x++) target[x] = source[x] == 0 ? (byte)0 : (byte)255;
-        var length = _width;
-        if (_alpha)
+        for (; x < source.Length; x++) target[x] = source[x] == 0 ? (byte)0 : (byte)255;
+    }
+
+    // One (gray, alpha) pair per pixel, both bytes equal: 0x0000 or 0xFFFF, so byte order does not matter.
+    private static void WriteGrayAlpha(ReadOnlySpan<byte> source, Span<ushort> target)
+    {
+        var x = 0;
+        if (Vector.IsHardwareAccelerated)
         {
-            // In place from the right: pixel x's gray and alpha are both target[x], so (gray, alpha) pairs never overwrite
-            // a value still to be read.
-            var pairs = row.AsSpan(1, 2 * _width);
-            for (var i = _width - 1; i >= 0; i--) pairs[2 * i] = pairs[2 * i + 1] = pairs[i];
-            length = 2 * _width;
+            for (; x <= source.Length - Vector<byte>.Count; x += Vector<byte>.Count)
+            {
+                Vector.Widen(new Vector<byte>(source[x..]), out var low, out var high);
+                Vector.OnesComplement(Vector.Equals(low, Vector<ushort>.Zero)).CopyTo(target[x..]);
+                Vector.OnesComplement(Vector.Equals(high, Vector<ushort>.Zero)).CopyTo(target[(x + Vector<ushort>.Count)..]);
+            }
         }
-        _zlib.Write(row, 0, length + 1);
-        _rows++;
+        for (; x < source.Length; x++) target[x] = source[x] == 0 ? (ushort)0 : ushort.MaxValue;
     }
 
     /// <summary>Ends the stream and returns the PNG; every row must have been appended.</summary>
