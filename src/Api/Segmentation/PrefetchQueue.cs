@@ -28,8 +28,16 @@ internal sealed class PrefetchQueue : BackgroundService
         _imports = NewChannel(options.PrefetchQueueCapacity);
         _segmentation = segmentation;
         _logger = logger;
+        Capacity = options.PrefetchQueueCapacity;
         metrics.Meter.CreateObservableGauge("sam2_prefetch_queue_depth", () => Depth, description: "Images waiting in the prefetch queue.");
+        // sam2i prefetch sizes its batches from capacity − depth and counts progress from these two.
+        metrics.Meter.CreateObservableGauge("sam2_prefetch_queue_capacity", () => Capacity, description: "Capacity of each prefetch queue (PREFETCH_QUEUE).");
+        metrics.Meter.CreateObservableCounter("sam2_prefetch_completed_total", () => Completed, description: "Prefetch requests whose embedding is now held.");
+        metrics.Meter.CreateObservableCounter("sam2_prefetch_failed_total", () => Failed, description: "Prefetch requests whose fetch or encode failed.");
     }
+
+    /// <summary>PREFETCH_QUEUE: capacity of each of the two queues.</summary>
+    public int Capacity { get; }
 
     private Channel<(string, long?)> NewChannel(int capacity) => Channel.CreateBounded<(string, long?)>(
         new BoundedChannelOptions(capacity) { FullMode = BoundedChannelFullMode.DropOldest, SingleReader = true },
@@ -42,10 +50,12 @@ internal sealed class PrefetchQueue : BackgroundService
     public int Depth => _opened.Reader.Count + _imports.Reader.Count;
 
     /// <summary>Queues an image unless its embedding is already held here. Never blocks.</summary>
-    public void Enqueue(string imageUri, long? taskId, EncodePriority priority)
+    /// <returns>False when the embedding is already held (nothing was queued).</returns>
+    public bool Enqueue(string imageUri, long? taskId, EncodePriority priority)
     {
-        if (_segmentation.IsCached(imageUri)) return;
+        if (_segmentation.IsCached(imageUri)) return false;
         (priority == EncodePriority.OpenedTask ? _opened : _imports).Writer.TryWrite((imageUri, taskId));
+        return true;
     }
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
