@@ -29,6 +29,9 @@ namespace Sam2Interactive.Api.LabelStudio;
 [JsonSerializable(typeof(LabelStudioPrediction))]
 [JsonSerializable(typeof(List<LabelStudioPrediction>))]
 [JsonSerializable(typeof(PredictionCreateRequest))]
+[JsonSerializable(typeof(List<LabelStudioMlBackend>))]
+[JsonSerializable(typeof(MlBackendPatch))]
+[JsonSerializable(typeof(List<LabelStudioWebhook>))]
 [JsonSerializable(typeof(Automatic.AnnotateRequest))]
 [JsonSerializable(typeof(Automatic.AnnotateResponse))]
 internal sealed partial class LabelStudioJsonContext : JsonSerializerContext;
