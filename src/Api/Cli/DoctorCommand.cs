@@ -401,7 +401,7 @@ internal sealed class Doctor(Sam2Settings settings, DoctorOptions options)
         else
         {
             Add(FindingLevel.Fail, Check, Invariant($"webhook {hook.Id} to {hook.Url}: {string.Join("; ", problems)}"),
-                "Edit it under Settings → Webhooks: active, TASKS_CREATED ticked" + (secret is null ? "" : ", header X-Webhook-Secret = WEBHOOK_SECRET") + " (or run the doctor with --fix).");
+                $"Edit the webhook to {hook.Url} under Settings → Webhooks: active, TASKS_CREATED ticked" + (secret is null ? "" : ", header X-Webhook-Secret = WEBHOOK_SECRET") + " (or run the doctor with --fix).");
             if (options.Fix)
             {
                 var headers = new Dictionary<string, string>(hook.Headers ?? []);
