@@ -113,7 +113,12 @@ internal static class PrefetchCommand
             {
                 var metrics = await server.MetricsAsync(cancellationToken).ConfigureAwait(false);
                 progress.Update(metrics, before);
-                if (metrics.Depth == 0 && progress.Done >= progress.Queued) break;
+                // Nothing waiting and nothing in hand: every request queued by this run has finished.
+                if (metrics.Depth == 0 && metrics.Active == 0)
+                {
+                    progress.Finish();
+                    break;
+                }
                 await progress.PrintAsync().ConfigureAwait(false);
                 await Task.Delay(poll, cancellationToken).ConfigureAwait(false);
             }
@@ -164,6 +169,9 @@ internal static class PrefetchCommand
             Encoded = Math.Min(Queued - Failed, (long)(now.Completed - before.Completed));
         }
 
+        /// <summary>Everything this run queued has finished: what did not fail is held now.</summary>
+        public void Finish() => Encoded = Queued - Failed;
+
         /// <summary>Prints a progress line when a count changed (or <paramref name="force"/>).</summary>
         public async Task PrintAsync(bool force = false)
         {
@@ -178,7 +186,7 @@ internal static class PrefetchCommand
         }
     }
 
-    private readonly record struct PrefetchMetrics(double Depth, double Capacity, double Completed, double Failed);
+    private readonly record struct PrefetchMetrics(double Depth, double Capacity, double Completed, double Failed, double Active);
 
     /// <summary>The running server: <c>GET /metrics</c> and <c>POST /prefetch</c> (Basic auth from BASIC_AUTH_USER/PASS when set).</summary>
     private sealed class PrefetchServer : IDisposable
@@ -197,7 +205,7 @@ internal static class PrefetchCommand
         public async Task<PrefetchMetrics> MetricsAsync(CancellationToken cancellationToken)
         {
             var text = await _http.GetStringAsync("metrics", cancellationToken).ConfigureAwait(false);
-            double depth = 0, capacity = 0, completed = 0, failed = 0;
+            double depth = 0, capacity = 0, completed = 0, failed = 0, active = 0;
             var found = false;
             foreach (var line in text.Split('\n'))
             {
@@ -205,8 +213,9 @@ internal static class PrefetchCommand
                 else if (Sample(line, "sam2_prefetch_queue_capacity") is { } c) (capacity, found) = (c, true);
                 else if (Sample(line, "sam2_prefetch_completed_total") is { } n) completed = n;
                 else if (Sample(line, "sam2_prefetch_failed_total") is { } f) failed = f;
+                else if (Sample(line, "sam2_prefetch_active") is { } a) active = a;
             }
-            return found ? new PrefetchMetrics(depth, capacity, completed, failed)
+            return found ? new PrefetchMetrics(depth, capacity, completed, failed, active)
                 : throw new HttpRequestException("the server's /metrics has no sam2_prefetch_queue_capacity: is --server a sam2i server of this version?");
         }
 
