@@ -79,6 +79,7 @@ public sealed partial class DoctorCommandTests
         using var output = new StringWriter();
         var exit = await DoctorCommand.RunAsync(settings, options, output, CancellationToken.None);
         var text = output.ToString();
+        await TestContext.Out.WriteLineAsync(text);
         var lines = new List<Line>();
         var rows = text.Split('\n');
         for (var i = 0; i < rows.Length; i++)
