@@ -67,6 +67,7 @@ public sealed class PrefetchCommandTests
         var exit = await Prefetch(Settings(), new PrefetchOptions(project, server.Url), first);
 
         var text = first.ToString();
+        await TestContext.Out.WriteLineAsync(text);
         var progress = text.Split('\n').Where(l => l.StartsWith("prefetch: listed", StringComparison.Ordinal)).ToList();
         var droppedAfter = await server.MetricAsync("sam2_prefetch_dropped_total");
         Assert.Multiple(() =>
