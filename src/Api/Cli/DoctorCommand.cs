@@ -49,7 +49,7 @@ internal static class DoctorCommand
                 var options = new DoctorOptions(parse.GetValue(project), parse.GetValue(backend), parse.GetValue(json), parse.GetValue(fix));
                 return await RunAsync(settings, options, Console.Out, ct);
             }
-            catch (Exception e) when (e is SettingException or ArgumentException)
+            catch (Exception e) when (e is SettingException or ArgumentException or HttpRequestException)
             {
                 await Console.Error.WriteLineAsync("doctor: " + e.Message);
                 return 2;
@@ -155,12 +155,29 @@ internal sealed class Doctor(Sam2Settings settings, DoctorOptions options)
         var findings = LabelConfigFindings.Analyze(project.LabelConfig);
         _report.Findings.AddRange(findings.Findings);
         _report.CorrectedConfig = findings.CorrectedConfig;
-        var task = await CheckTaskDataAsync(api, findings, cancellationToken).ConfigureAwait(false);
+        var task = await GuardAsync("config.data", () => CheckTaskDataAsync(api, findings, cancellationToken)).ConfigureAwait(false);
 
-        var backendUrl = await CheckMlBackendAsync(api, cancellationToken).ConfigureAwait(false);
-        if (backendUrl is not null) await CheckWebhookAsync(api, backendUrl, cancellationToken).ConfigureAwait(false);
+        var backendUrl = await GuardAsync("ml-backend.entry", () => CheckMlBackendAsync(api, cancellationToken)).ConfigureAwait(false);
+        if (backendUrl is not null) await GuardAsync("webhook", async () => { await CheckWebhookAsync(api, backendUrl, cancellationToken).ConfigureAwait(false); return true; }).ConfigureAwait(false);
         if (task is not null && modelsOk) await CheckTaskAsync(services, task.Value.Id, task.Value.Uri, cancellationToken).ConfigureAwait(false);
         return _report;
+    }
+
+    /// <summary>Runs a check that calls Label Studio; a refused or failed call (e.g. 403 for a key without admin rights on
+    /// webhooks) becomes that check's failure instead of ending the run.</summary>
+    private async Task<T?> GuardAsync<T>(string check, Func<Task<T>> run)
+    {
+        try
+        {
+            return await run().ConfigureAwait(false);
+        }
+        catch (LabelStudioApiException e)
+        {
+            Add(FindingLevel.Fail, check, e.Message, e.StatusCode == 403
+                ? "The key's user lacks the permission for this call: use a token of a project administrator or owner."
+                : "Check that Label Studio is up and LABEL_STUDIO_URL points at it; then run the doctor again.");
+            return default;
+        }
     }
 
     private bool CheckModels(IServiceProvider services)
