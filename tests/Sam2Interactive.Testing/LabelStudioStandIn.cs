@@ -362,8 +362,13 @@ internal sealed class LabelStudioStandIn : IAsyncDisposable
     {
         var hook = new Webhook
         {
-            Id = Interlocked.Increment(ref _nextAdminId), Project = project, Url = url, IsActive = active,
-            SendForAllActions = actions is null, Actions = [.. actions ?? []], Headers = new(headers ?? new Dictionary<string, string>()),
+            Id = Interlocked.Increment(ref _nextAdminId),
+            Project = project,
+            Url = url,
+            IsActive = active,
+            SendForAllActions = actions is null,
+            Actions = [.. actions ?? []],
+            Headers = new(headers ?? new Dictionary<string, string>()),
         };
         Webhooks[hook.Id] = hook;
         return hook;
@@ -389,10 +394,22 @@ internal sealed class LabelStudioStandIn : IAsyncDisposable
 
         public object ToJson() => new
         {
-            id = Id, project = Project, url = Url, title = Title, is_interactive = IsInteractive, state = State,
+            id = Id,
+            project = Project,
+            url = Url,
+            title = Title,
+            is_interactive = IsInteractive,
+            state = State,
             readable_state = State switch { "CO" => "Connected", "DI" => "Disconnected", "ER" => "Error", _ => State },
-            error_message = ErrorMessage, auth_method = "NONE", basic_auth_user = (string?)null, basic_auth_pass_is_set = false,
-            model_version = "", timeout = 100.0, auto_update = true, description = "", extra_params = (object?)null,
+            error_message = ErrorMessage,
+            auth_method = "NONE",
+            basic_auth_user = (string?)null,
+            basic_auth_pass_is_set = false,
+            model_version = "",
+            timeout = 100.0,
+            auto_update = true,
+            description = "",
+            extra_params = (object?)null,
         };
     }
 
@@ -417,8 +434,17 @@ internal sealed class LabelStudioStandIn : IAsyncDisposable
 
         public object ToJson() => new
         {
-            id = Id, organization = 1, project = Project, url = Url, send_payload = SendPayload, send_for_all_actions = SendForAllActions,
-            headers = Headers, is_active = IsActive, actions = Actions, created_at = "2026-01-01T00:00:00Z", updated_at = "2026-01-01T00:00:00Z",
+            id = Id,
+            organization = 1,
+            project = Project,
+            url = Url,
+            send_payload = SendPayload,
+            send_for_all_actions = SendForAllActions,
+            headers = Headers,
+            is_active = IsActive,
+            actions = Actions,
+            created_at = "2026-01-01T00:00:00Z",
+            updated_at = "2026-01-01T00:00:00Z",
         };
 
         // PATCH semantics of DRF: only the fields present change.
