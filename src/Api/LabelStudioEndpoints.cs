@@ -47,14 +47,16 @@ internal static class LabelStudioEndpoints
         return Json(body, LabelStudioJsonContext.Default.HealthResponse, ready ? 200 : 503);
     }
 
-    private static async Task<IResult> Setup(HttpRequest request, SegmentationService segmentation)
+    private static async Task<IResult> Setup(HttpRequest request, SegmentationService segmentation, SetupFindingsLog findings)
     {
         // Label Studio only reads model_version; the body (schema, hostname, extra_params as object or string) is optional.
         if (request.ContentLength is > 0)
         {
             try
             {
-                await JsonSerializer.DeserializeAsync(request.Body, LabelStudioJsonContext.Default.SetupRequest, request.HttpContext.RequestAborted);
+                var body = await JsonSerializer.DeserializeAsync(request.Body, LabelStudioJsonContext.Default.SetupRequest, request.HttpContext.RequestAborted);
+                // The same configuration findings as `sam2i doctor`, so the server log says why a project gets no masks.
+                if (body?.Schema is { Length: > 0 } schema) findings.Report(body.Project, schema);
             }
             catch (JsonException e)
             {
@@ -160,7 +162,7 @@ internal static class LabelStudioEndpoints
         if (payload?.Action == "TASKS_CREATED")
         {
             var tasks = payload.Tasks ?? (payload.Task is { } t ? [t] : []);
-            var queued = EnqueueTaskImages(prefetch, tasks, parser.Parse(payload.Project?.LabelConfig).Config, EncodePriority.Prefetch);
+            var (queued, _) = EnqueueTaskImages(prefetch, tasks, parser.Parse(payload.Project?.LabelConfig).Config, EncodePriority.Prefetch);
             Log.WebhookQueued(loggers.CreateLogger("Sam2Interactive.Api.Webhook"), payload.Action, queued);
             return Json(new WebhookResponse { Status = "ok" }, LabelStudioJsonContext.Default.WebhookResponse);
         }
@@ -184,14 +186,14 @@ internal static class LabelStudioEndpoints
         }
         if (body is null || (body.Tasks is not { Count: > 0 } && body.Uris is not { Count: > 0 }))
             return Error(400, "the /prefetch body must be {\"tasks\": [...]} or {\"uris\": [...]} with at least one entry");
-        var queued = EnqueueTaskImages(prefetch, body.Tasks ?? [], parser.Parse(body.LabelConfig).Config, EncodePriority.Prefetch);
+        var (queued, cached) = EnqueueTaskImages(prefetch, body.Tasks ?? [], parser.Parse(body.LabelConfig).Config, EncodePriority.Prefetch);
         foreach (var uri in body.Uris ?? [])
         {
             if (string.IsNullOrWhiteSpace(uri)) continue;
-            prefetch.Enqueue(uri, null, EncodePriority.Prefetch);
-            queued++;
+            if (prefetch.Enqueue(uri, null, EncodePriority.Prefetch)) queued++;
+            else cached++;
         }
-        return Results.Json(new PrefetchResponse { Queued = queued }, LabelStudioJsonContext.Default.PrefetchResponse, statusCode: 202);
+        return Results.Json(new PrefetchResponse { Queued = queued, Cached = cached }, LabelStudioJsonContext.Default.PrefetchResponse, statusCode: 202);
     }
 
     /// <summary>
@@ -236,20 +238,20 @@ internal static class LabelStudioEndpoints
     }
 
     /// <summary>Queues every image of the tasks: the Image tags' values when the config is known, else every string value
-    /// that looks like an image location. Returns how many were queued.</summary>
-    internal static int EnqueueTaskImages(PrefetchQueue prefetch, IEnumerable<LabelStudioTask> tasks, LabelConfig? config, EncodePriority priority)
+    /// that looks like an image location. Returns how many were queued and how many were already cached.</summary>
+    internal static (int Queued, int Cached) EnqueueTaskImages(PrefetchQueue prefetch, IEnumerable<LabelStudioTask> tasks, LabelConfig? config, EncodePriority priority)
     {
-        var queued = 0;
+        int queued = 0, cached = 0;
         foreach (var task in tasks)
         {
             foreach (var uri in config is null ? AnyImageUri(task) : config.Targets.Select(target => ImageUri(task, target)))
             {
                 if (uri is null) continue;
-                prefetch.Enqueue(uri, task.Id, priority);
-                queued++;
+                if (prefetch.Enqueue(uri, task.Id, priority)) queued++;
+                else cached++;
             }
         }
-        return queued;
+        return (queued, cached);
     }
 
     /// <summary>The task's image on <paramref name="target"/> (its Image tag's value variable), or null.</summary>

@@ -51,6 +51,18 @@ internal static partial class Log
     [LoggerMessage(1211, LogLevel.Information, "Prompt UI task {TaskId}: the call has no point or box, answered with an empty result")]
     public static partial void PromptUiNoPrompt(ILogger logger, long taskId);
 
+    [LoggerMessage(1220, LogLevel.Warning, "Project {Project}: the labeling configuration fails {Check}: {Detail}. Fix: {Fix} (sam2i doctor --project shows every check)")]
+    public static partial void ConfigFindingFailed(ILogger logger, string project, string check, string detail, string fix);
+
+    [LoggerMessage(1221, LogLevel.Warning, "Project {Project}: the labeling configuration warns on {Check}: {Detail}. Fix: {Fix}")]
+    public static partial void ConfigFindingWarning(ILogger logger, string project, string check, string detail, string fix);
+
+    [LoggerMessage(1222, LogLevel.Information, "Project {Project}: the labeling configuration passes all {Checks} checks (smart prompt control, mask control on the same image, shared labels)")]
+    public static partial void ConfigFindingsPassed(ILogger logger, string project, int checks);
+
+    [LoggerMessage(1223, LogLevel.Information, "Project {Project}: a labeling configuration with these fixes applied (paste it under Settings → Labeling Interface → Code): {Config}")]
+    public static partial void ConfigCorrected(ILogger logger, string project, string config);
+
     [LoggerMessage(1301, LogLevel.Warning, "Image fetch attempt {Attempt} failed ({Reason}); retrying in {DelayMs} ms")]
     public static partial void FetchRetry(ILogger logger, int attempt, string? reason, int delayMs);
 
@@ -75,5 +87,5 @@ internal static partial class Log
     [LoggerMessage(1501, LogLevel.Warning, "Background encode of image {ImageId} (POST /api/v1/images?wait=false) failed: {Reason}")]
     public static partial void BackgroundEncodeFailed(ILogger logger, string imageId, string reason);
 
-    // Next free ids: 1004, 1102, 1212, 1302, 1406, 1502
+    // Next free ids: 1004, 1102, 1212 (1220-1239: /setup configuration findings, next 1224), 1302, 1406, 1502
 }

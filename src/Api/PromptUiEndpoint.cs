@@ -45,7 +45,7 @@ internal static class PromptUiEndpoint
             case PromptUiEvent.Prewarm:
                 {
                     // Like a task open (no-context /predict): the prefetch queue, at opened-task priority.
-                    var queued = LabelStudioEndpoints.EnqueueTaskImages(prefetch, [task], parsed.Config, EncodePriority.OpenedTask);
+                    var (queued, _) = LabelStudioEndpoints.EnqueueTaskImages(prefetch, [task], parsed.Config, EncodePriority.OpenedTask);
                     Log.PromptUiPrewarm(logger, task.Id, queued);
                     return EmptyResult(segmentation);
                 }

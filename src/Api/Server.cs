@@ -59,6 +59,7 @@ internal static class Server
         builder.Services.AddSingleton<Readiness>();
         builder.Services.AddHostedService<ModelWarmup>();
         builder.Services.AddSingleton<PrefetchQueue>();
+        builder.Services.AddSingleton<SetupFindingsLog>();
         builder.Services.AddHostedService(sp => sp.GetRequiredService<PrefetchQueue>());
         // The HTTP API's bodies through their source-generated context, so the OpenAPI schemas carry the wire names.
         builder.Services.ConfigureHttpJsonOptions(o =>

@@ -272,6 +272,8 @@ internal sealed class LabelStudioStandIn : IAsyncDisposable
                 statusCode: 201);
         });
 
+        MapAdministration(ls, () => self!);
+
         await storage.StartAsync();
         await ls.StartAsync();
         self = new LabelStudioStandIn(ls, storage);
@@ -302,7 +304,7 @@ internal sealed class LabelStudioStandIn : IAsyncDisposable
         var header = Header(ctx);
         if (header is null)
             return Results.NotFound();
-        if (header == "Token " + LegacyKey)
+        if (header == "Token " + LegacyKey && LegacyTokensEnabled)
             return null;
         if (header.StartsWith("Bearer ", StringComparison.Ordinal) && IsValidAccess(header[7..]))
             return null;
@@ -334,6 +336,183 @@ internal sealed class LabelStudioStandIn : IAsyncDisposable
     {
         static string Part(object o) => System.Buffers.Text.Base64Url.EncodeToString(JsonSerializer.SerializeToUtf8Bytes(o));
         return Part(new { alg = "HS256", typ = "JWT" }) + "." + Part(payload) + ".c2lnbmF0dXJl";
+    }
+
+    /// <summary>False: legacy tokens are disabled (LS 1.17+ default, LABEL_STUDIO_ENABLE_LEGACY_API_TOKEN off) and answer 401.</summary>
+    public bool LegacyTokensEnabled { get; set; } = true;
+
+    /// <summary>ML backend connections by id (<c>GET /api/ml?project=</c>, <c>PATCH /api/ml/{id}</c>).</summary>
+    public ConcurrentDictionary<long, MlBackend> MlBackends { get; } = new();
+
+    /// <summary>Webhooks by id (<c>GET/POST /api/webhooks/</c>, <c>PATCH /api/webhooks/{id}/</c>).</summary>
+    public ConcurrentDictionary<long, Webhook> Webhooks { get; } = new();
+
+    private long _nextAdminId = 100;
+
+    /// <summary>Adds an ML backend connection to <paramref name="project"/>; returns it (state CO unless changed).</summary>
+    public MlBackend AddMlBackend(long project, string url, bool interactive = true)
+    {
+        var backend = new MlBackend { Id = Interlocked.Increment(ref _nextAdminId), Project = project, Url = url, IsInteractive = interactive };
+        MlBackends[backend.Id] = backend;
+        return backend;
+    }
+
+    /// <summary>Adds a webhook as LS's <c>create_ml_webhook</c> does (all actions, payload, no headers) unless overridden.</summary>
+    public Webhook AddWebhook(long project, string url, bool active = true, IReadOnlyList<string>? actions = null, IReadOnlyDictionary<string, string>? headers = null)
+    {
+        var hook = new Webhook
+        {
+            Id = Interlocked.Increment(ref _nextAdminId),
+            Project = project,
+            Url = url,
+            IsActive = active,
+            SendForAllActions = actions is null,
+            Actions = [.. actions ?? []],
+            Headers = new(headers ?? new Dictionary<string, string>()),
+        };
+        Webhooks[hook.Id] = hook;
+        return hook;
+    }
+
+    /// <summary>An ML backend row (LS <c>ml/models.py</c> <c>MLBackend</c>, serialized with <c>fields='__all__'</c>).</summary>
+    public sealed class MlBackend
+    {
+        public long Id { get; init; }
+
+        public long Project { get; init; }
+
+        public string Url { get; set; } = "";
+
+        public string Title { get; set; } = "SAM2";
+
+        public bool IsInteractive { get; set; }
+
+        /// <summary>CO connected, DI disconnected, ER error.</summary>
+        public string State { get; set; } = "CO";
+
+        public string? ErrorMessage { get; set; }
+
+        public object ToJson() => new
+        {
+            id = Id,
+            project = Project,
+            url = Url,
+            title = Title,
+            is_interactive = IsInteractive,
+            state = State,
+            readable_state = State switch { "CO" => "Connected", "DI" => "Disconnected", "ER" => "Error", _ => State },
+            error_message = ErrorMessage,
+            auth_method = "NONE",
+            basic_auth_user = (string?)null,
+            basic_auth_pass_is_set = false,
+            model_version = "",
+            timeout = 100.0,
+            auto_update = true,
+            description = "",
+            extra_params = (object?)null,
+        };
+    }
+
+    /// <summary>A webhook row (LS <c>webhooks/models.py</c> <c>Webhook</c>, <c>WebhookSerializer</c> fields).</summary>
+    public sealed class Webhook
+    {
+        public long Id { get; init; }
+
+        public long? Project { get; init; }
+
+        public string Url { get; set; } = "";
+
+        public bool SendPayload { get; set; } = true;
+
+        public bool SendForAllActions { get; set; }
+
+        public Dictionary<string, string> Headers { get; set; } = [];
+
+        public bool IsActive { get; set; } = true;
+
+        public List<string> Actions { get; set; } = [];
+
+        public object ToJson() => new
+        {
+            id = Id,
+            organization = 1,
+            project = Project,
+            url = Url,
+            send_payload = SendPayload,
+            send_for_all_actions = SendForAllActions,
+            headers = Headers,
+            is_active = IsActive,
+            actions = Actions,
+            created_at = "2026-01-01T00:00:00Z",
+            updated_at = "2026-01-01T00:00:00Z",
+        };
+
+        // PATCH semantics of DRF: only the fields present change.
+        public void Apply(JsonElement body)
+        {
+            if (body.TryGetProperty("url", out var url)) Url = url.GetString() ?? Url;
+            if (body.TryGetProperty("send_payload", out var sp)) SendPayload = sp.GetBoolean();
+            if (body.TryGetProperty("send_for_all_actions", out var all)) SendForAllActions = all.GetBoolean();
+            if (body.TryGetProperty("is_active", out var active)) IsActive = active.GetBoolean();
+            if (body.TryGetProperty("headers", out var headers))
+                Headers = headers.EnumerateObject().ToDictionary(p => p.Name, p => p.Value.GetString() ?? "");
+            if (body.TryGetProperty("actions", out var actions))
+                Actions = [.. actions.EnumerateArray().Select(a => a.GetString() ?? "")];
+        }
+    }
+
+    // LS core/urls.py /health (public), ml/api.py and webhooks/api.py: 401 without a valid token, 404 for unknown ids.
+    private static void MapAdministration(WebApplication ls, Func<LabelStudioStandIn> self)
+    {
+        ls.MapGet("/health", () => Results.Json(new { status = "UP" }));
+        ls.MapGet("/api/ml", (HttpContext ctx) =>
+        {
+            if (self().ApiAuthError(ctx) is { } error)
+                return error;
+            var project = long.TryParse(ctx.Request.Query["project"], out var p) ? p : (long?)null;
+            return Results.Json(self().MlBackends.Values.Where(b => project is null || b.Project == project).OrderBy(b => b.Id).Select(b => b.ToJson()));
+        });
+        ls.MapMethods("/api/ml/{id:long}", ["PATCH"], async (HttpContext ctx, long id) =>
+        {
+            if (self().ApiAuthError(ctx) is { } error)
+                return error;
+            if (!self().MlBackends.TryGetValue(id, out var backend))
+                return Results.Json(new { detail = "Not found." }, statusCode: 404);
+            using var body = await JsonDocument.ParseAsync(ctx.Request.Body);
+            if (body.RootElement.TryGetProperty("is_interactive", out var interactive)) backend.IsInteractive = interactive.GetBoolean();
+            if (body.RootElement.TryGetProperty("url", out var url)) backend.Url = url.GetString() ?? backend.Url;
+            return Results.Json(backend.ToJson());
+        });
+        ls.MapGet("/api/webhooks/", (HttpContext ctx) =>
+        {
+            if (self().ApiAuthError(ctx) is { } error)
+                return error;
+            var project = long.TryParse(ctx.Request.Query["project"], out var p) ? p : (long?)null;
+            return Results.Json(self().Webhooks.Values.Where(h => project is null || h.Project == project).OrderBy(h => h.Id).Select(h => h.ToJson()));
+        });
+        ls.MapPost("/api/webhooks/", async (HttpContext ctx) =>
+        {
+            if (self().ApiAuthError(ctx) is { } error)
+                return error;
+            using var body = await JsonDocument.ParseAsync(ctx.Request.Body);
+            if (!body.RootElement.TryGetProperty("url", out var url) || url.GetString() is not { Length: > 0 })
+                return Results.Json(new { url = new[] { "This field is required." } }, statusCode: 400);
+            var project = body.RootElement.TryGetProperty("project", out var p) && p.ValueKind == JsonValueKind.Number ? p.GetInt64() : (long?)null;
+            var hook = new Webhook { Id = Interlocked.Increment(ref self()._nextAdminId), Project = project };
+            hook.Apply(body.RootElement);
+            self().Webhooks[hook.Id] = hook;
+            return Results.Json(hook.ToJson(), statusCode: 201);
+        });
+        ls.MapMethods("/api/webhooks/{id:long}/", ["PATCH"], async (HttpContext ctx, long id) =>
+        {
+            if (self().ApiAuthError(ctx) is { } error)
+                return error;
+            if (!self().Webhooks.TryGetValue(id, out var hook))
+                return Results.Json(new { detail = "Not found." }, statusCode: 404);
+            using var body = await JsonDocument.ParseAsync(ctx.Request.Body);
+            hook.Apply(body.RootElement);
+            return Results.Json(hook.ToJson());
+        });
     }
 
     public async ValueTask DisposeAsync()

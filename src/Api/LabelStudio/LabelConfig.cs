@@ -68,7 +68,7 @@ internal sealed record ImageTarget(string ImageName, string? ValueVariable, IRea
 /// </summary>
 internal sealed class LabelConfig(IReadOnlyList<ImageTarget> targets, IReadOnlyList<ImageTarget> images)
 {
-    /// <summary>Images that take prompts and give masks (they have a mask control); never empty.</summary>
+    /// <summary>Images that take prompts and give masks (they have a mask control); never empty, except from <see cref="LabelConfigParser.ParseImagesOnly"/>.</summary>
     public IReadOnlyList<ImageTarget> Targets { get; } = targets;
 
     /// <summary>Every Image tag with the known controls that name it, in configuration order.</summary>
@@ -132,7 +132,17 @@ internal sealed class LabelConfigParser
     }
 
     /// <summary>Parses without the cache.</summary>
-    public static LabelConfigResult ParseUncached(string labelConfig)
+    public static LabelConfigResult ParseUncached(string labelConfig) => Parse(labelConfig, imagesOnly: false);
+
+    /// <summary>
+    /// Every Image with its controls, also when no Image has a mask control (<see cref="LabelConfig.Targets"/> is then
+    /// empty); for the configuration findings. The configuration must have parsed to a usable result or failed only for
+    /// its mask controls.
+    /// </summary>
+    public static LabelConfig ParseImagesOnly(string labelConfig) =>
+        Parse(labelConfig, imagesOnly: true).Config ?? throw new ArgumentException("label_config has no <Image> tag", nameof(labelConfig));
+
+    private static LabelConfigResult Parse(string labelConfig, bool imagesOnly)
     {
         XDocument doc;
         try
@@ -186,6 +196,8 @@ internal sealed class LabelConfigParser
 
         var allImages = images.Select(i => new ImageTarget(i.Name, i.Value,
             [.. controls.Where(c => c.ToNames.Contains(i.Name, StringComparer.Ordinal)).Select(c => c.Control)])).ToList();
+        if (imagesOnly)
+            return new LabelConfigResult(new LabelConfig([.. allImages.Where(MaskKinds.HasAny)], allImages), null);
         var maskTags = MaskKinds.All.SelectMany(MaskKinds.Tags).ToHashSet(StringComparer.Ordinal);
         var masks = controls.Where(c => maskTags.Contains(c.Control.Tag)).ToList();
         if (masks.Count == 0)

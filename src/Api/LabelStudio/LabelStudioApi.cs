@@ -45,6 +45,64 @@ internal sealed class LabelStudioApi : IDisposable
     /// <summary>Whether both LABEL_STUDIO_URL and LABEL_STUDIO_API_KEY are set.</summary>
     public bool IsConfigured { get; }
 
+    /// <summary>The kind of LABEL_STUDIO_API_KEY (legacy token, personal access token, other JWT, none).</summary>
+    public LabelStudioTokenKind TokenKind => _auth.Kind;
+
+    /// <summary>
+    /// <c>GET /health</c> without credentials (LS <c>core/urls.py</c>: <c>{"status":"UP"}</c>): the HTTP status and the
+    /// start of the body, so a caller can tell Label Studio from another server at that address.
+    /// </summary>
+    /// <exception cref="LabelStudioApiException">Nothing answered (status 0), or LABEL_STUDIO_URL is not set.</exception>
+    public async Task<(int Status, string Body)> ProbeAsync(CancellationToken cancellationToken)
+    {
+        if (_base is null)
+            throw new LabelStudioApiException("/health", 0, "LABEL_STUDIO_URL is not set; set it to the URL this backend reaches Label Studio at");
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        timeout.CancelAfter(_timeout);
+        try
+        {
+            using var response = await _http.GetAsync(new Uri(_base + "/health"), timeout.Token).ConfigureAwait(false);
+            var body = await response.Content.ReadAsStringAsync(timeout.Token).ConfigureAwait(false);
+            return ((int)response.StatusCode, body.Length > 200 ? body[..200] : body);
+        }
+        catch (Exception e) when (e is HttpRequestException or OperationCanceledException && !cancellationToken.IsCancellationRequested)
+        {
+            throw new LabelStudioApiException("/health", 0, e is OperationCanceledException
+                ? $"Label Studio at {_base} did not answer within {_timeout.TotalSeconds:0.#} s"
+                : $"Label Studio at {_base} cannot be reached ({e.Message})", e);
+        }
+    }
+
+    /// <summary><c>GET /api/ml?project=…</c>: the project's ML backends (LS <c>ml/api.py</c> <c>MLBackendListAPI</c>, not paginated).</summary>
+    public Task<List<LabelStudioMlBackend>> ListMlBackendsAsync(long projectId, CancellationToken cancellationToken) =>
+        GetAsync(Invariant($"/api/ml?project={projectId}"), LabelStudioJsonContext.Default.ListLabelStudioMlBackend, cancellationToken);
+
+    /// <summary><c>PATCH /api/ml/{id}</c> (LS <c>MLBackendDetailAPI</c>): changes only the fields set in <paramref name="patch"/>.</summary>
+    public Task<LabelStudioMlBackend> UpdateMlBackendAsync(long id, MlBackendPatch patch, CancellationToken cancellationToken) =>
+        WriteAsync(HttpMethod.Patch, Invariant($"/api/ml/{id}"), patch, LabelStudioJsonContext.Default.MlBackendPatch, LabelStudioJsonContext.Default.LabelStudioMlBackend,
+            cancellationToken);
+
+    /// <summary><c>GET /api/webhooks/?project=…</c>: the project's webhooks (LS <c>webhooks/api.py</c> <c>WebhookListAPI</c>, not paginated).</summary>
+    public Task<List<LabelStudioWebhook>> ListWebhooksAsync(long projectId, CancellationToken cancellationToken) =>
+        GetAsync(Invariant($"/api/webhooks/?project={projectId}"), LabelStudioJsonContext.Default.ListLabelStudioWebhook, cancellationToken);
+
+    /// <summary><c>POST /api/webhooks/</c> (LS <c>WebhookSerializer</c>): answers 201 with the webhook.</summary>
+    public Task<LabelStudioWebhook> CreateWebhookAsync(LabelStudioWebhook webhook, CancellationToken cancellationToken) =>
+        WriteAsync(HttpMethod.Post, "/api/webhooks/", webhook, LabelStudioJsonContext.Default.LabelStudioWebhook, LabelStudioJsonContext.Default.LabelStudioWebhook,
+            cancellationToken);
+
+    /// <summary><c>PATCH /api/webhooks/{id}/</c>: changes the fields set in <paramref name="webhook"/> (id is not sent).</summary>
+    public Task<LabelStudioWebhook> UpdateWebhookAsync(long id, LabelStudioWebhook webhook, CancellationToken cancellationToken) =>
+        WriteAsync(HttpMethod.Patch, Invariant($"/api/webhooks/{id}/"), webhook, LabelStudioJsonContext.Default.LabelStudioWebhook,
+            LabelStudioJsonContext.Default.LabelStudioWebhook, cancellationToken);
+
+    private async Task<TOut> WriteAsync<TIn, TOut>(HttpMethod method, string path, TIn body, JsonTypeInfo<TIn> inType, JsonTypeInfo<TOut> outType,
+        CancellationToken cancellationToken)
+    {
+        using var response = await SendAsync(method, path, () => JsonContent.Create(body, inType), retry: false, cancellationToken).ConfigureAwait(false);
+        return await ReadAsync(response, path, outType, cancellationToken).ConfigureAwait(false);
+    }
+
     /// <summary><c>GET /api/projects/{id}/</c>: title and label config.</summary>
     public Task<LabelStudioProject> GetProjectAsync(long projectId, CancellationToken cancellationToken) =>
         GetAsync(Invariant($"/api/projects/{projectId}/"), LabelStudioJsonContext.Default.LabelStudioProject, cancellationToken);
@@ -243,4 +301,61 @@ internal sealed class PredictionCreateRequest
 
     /// <summary>Optional: Label Studio takes the task's project when absent.</summary>
     public long? Project { get; init; }
+}
+
+/// <summary>
+/// An ML backend connection (LS <c>ml/serializers.py</c> <c>MLBackendSerializer</c>, <c>fields='__all__'</c>): state is
+/// <c>CO</c> connected, <c>DI</c> disconnected, <c>ER</c> error, <c>TR</c> training, <c>PR</c> predicting.
+/// </summary>
+internal sealed class LabelStudioMlBackend
+{
+    public long Id { get; init; }
+
+    public string? Url { get; init; }
+
+    public string? Title { get; init; }
+
+    public bool IsInteractive { get; init; }
+
+    public string? State { get; init; }
+
+    public string? ReadableState { get; init; }
+
+    public string? ErrorMessage { get; init; }
+
+    /// <summary><c>NONE</c> or <c>BASIC_AUTH</c>.</summary>
+    public string? AuthMethod { get; init; }
+
+    public string? BasicAuthUser { get; init; }
+
+    public long? Project { get; init; }
+}
+
+/// <summary><c>PATCH /api/ml/{id}</c> body: only the fields the doctor repairs.</summary>
+internal sealed class MlBackendPatch
+{
+    public bool? IsInteractive { get; init; }
+}
+
+/// <summary>
+/// A webhook (LS <c>webhooks/serializers.py</c> <c>WebhookSerializer</c>: id, project, url, send_payload,
+/// send_for_all_actions, headers, is_active, actions). Also the POST/PATCH body: null fields are not sent.
+/// </summary>
+internal sealed class LabelStudioWebhook
+{
+    public long? Id { get; init; }
+
+    public long? Project { get; init; }
+
+    public string? Url { get; init; }
+
+    public bool? SendPayload { get; init; }
+
+    public bool? SendForAllActions { get; init; }
+
+    public Dictionary<string, string>? Headers { get; init; }
+
+    public bool? IsActive { get; init; }
+
+    public List<string>? Actions { get; init; }
 }

@@ -211,7 +211,11 @@ internal sealed class HealthResponse
 /// <summary><c>POST /prefetch</c> answer.</summary>
 internal sealed class PrefetchResponse
 {
+    /// <summary>Images queued for encoding.</summary>
     public int Queued { get; init; }
+
+    /// <summary>Images not queued because their embedding is already held (<c>sam2i prefetch</c> counts them).</summary>
+    public int Cached { get; init; }
 }
 
 /// <summary><c>GET /versions</c>: <c>{"versions":[...]}</c>.</summary>

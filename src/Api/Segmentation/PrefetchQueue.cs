@@ -21,6 +21,10 @@ internal sealed class PrefetchQueue : BackgroundService
     private long _completed;
     private long _failed;
 
+    // Set before each dequeue attempt and cleared only when the worker goes idle: depth 0 with _active 0 means every
+    // request queued earlier has finished (a reader that sees depth first, then _active, never misses one).
+    private int _active;
+
     public PrefetchQueue(SegmentationService segmentation, ApiMetrics metrics, ServerOptions options, ILogger<PrefetchQueue> logger)
     {
         _metrics = metrics;
@@ -28,8 +32,18 @@ internal sealed class PrefetchQueue : BackgroundService
         _imports = NewChannel(options.PrefetchQueueCapacity);
         _segmentation = segmentation;
         _logger = logger;
+        Capacity = options.PrefetchQueueCapacity;
         metrics.Meter.CreateObservableGauge("sam2_prefetch_queue_depth", () => Depth, description: "Images waiting in the prefetch queue.");
+        // sam2i prefetch sizes its batches from capacity − depth and counts progress from these two.
+        metrics.Meter.CreateObservableGauge("sam2_prefetch_queue_capacity", () => Capacity, description: "Capacity of each prefetch queue (PREFETCH_QUEUE).");
+        metrics.Meter.CreateObservableGauge("sam2_prefetch_active", () => Volatile.Read(ref _active),
+            description: "1 while the prefetch worker holds a request it took from the queue (fetching or encoding it), else 0.");
+        metrics.Meter.CreateObservableCounter("sam2_prefetch_completed_total", () => Completed, description: "Prefetch requests whose embedding is now held.");
+        metrics.Meter.CreateObservableCounter("sam2_prefetch_failed_total", () => Failed, description: "Prefetch requests whose fetch or encode failed.");
     }
+
+    /// <summary>PREFETCH_QUEUE: capacity of each of the two queues.</summary>
+    public int Capacity { get; }
 
     private Channel<(string, long?)> NewChannel(int capacity) => Channel.CreateBounded<(string, long?)>(
         new BoundedChannelOptions(capacity) { FullMode = BoundedChannelFullMode.DropOldest, SingleReader = true },
@@ -42,10 +56,12 @@ internal sealed class PrefetchQueue : BackgroundService
     public int Depth => _opened.Reader.Count + _imports.Reader.Count;
 
     /// <summary>Queues an image unless its embedding is already held here. Never blocks.</summary>
-    public void Enqueue(string imageUri, long? taskId, EncodePriority priority)
+    /// <returns>False when the embedding is already held (nothing was queued).</returns>
+    public bool Enqueue(string imageUri, long? taskId, EncodePriority priority)
     {
-        if (_segmentation.IsCached(imageUri)) return;
+        if (_segmentation.IsCached(imageUri)) return false;
         (priority == EncodePriority.OpenedTask ? _opened : _imports).Writer.TryWrite((imageUri, taskId));
+        return true;
     }
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
@@ -54,10 +70,12 @@ internal sealed class PrefetchQueue : BackgroundService
         {
             EncodePriority priority;
             (string Uri, long? TaskId) item;
+            Volatile.Write(ref _active, 1);
             if (_opened.Reader.TryRead(out item)) priority = EncodePriority.OpenedTask;
             else if (_imports.Reader.TryRead(out item)) priority = EncodePriority.Prefetch;
             else
             {
+                Volatile.Write(ref _active, 0);
                 try
                 {
                     var opened = _opened.Reader.WaitToReadAsync(stoppingToken).AsTask();

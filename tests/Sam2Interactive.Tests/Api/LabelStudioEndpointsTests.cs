@@ -256,6 +256,7 @@ public sealed class LabelStudioEndpointsTests
             {
                 "sam2_encoder_runs_total counter", "sam2_decoder_runs_total counter", "sam2_cache_lookups_total counter",
                 "sam2_singleflight_waits_total counter", "sam2_prefetch_queue_depth gauge", "sam2_prefetch_dropped_total counter",
+                "sam2_prefetch_queue_capacity gauge", "sam2_prefetch_active gauge", "sam2_prefetch_completed_total counter", "sam2_prefetch_failed_total counter",
                 "sam2_stage_seconds histogram", "sam2_click_seconds histogram", "sam2_http_requests_total counter", "sam2_http_request_seconds histogram",
             }));
             Assert.That(text, Does.Contain("sam2_http_requests_total{endpoint=\"/health\",code=\"200\"} "));
