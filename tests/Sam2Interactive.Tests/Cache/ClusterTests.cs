@@ -153,7 +153,7 @@ public sealed class ClusterTests
         var modelId = ModelIdentity.Compute(StandInModelSet.Options(StandInFormat.SamExporter).EncoderPath!);
         var hash = Convert.ToHexStringLower(SHA256.HashData(scene.Encoded));
         var lockKey = $"sam2:{{{modelId}:{hash}}}:lock";
-        using var admin = await ConnectionMultiplexer.ConnectAsync(_redis.Endpoint);
+        using var admin = await ConnectionMultiplexer.ConnectAsync(_redis.Endpoint + ",allowAdmin=true");
         var server = admin.GetServer(admin.GetEndPoints()[0]);
         var encodesA = await Encodes(_a);
         var encodesB = await Encodes(_b);
