@@ -148,6 +148,7 @@ public sealed class ClusterTests
         // CLIENT PAUSE WRITE holds every write (A's lock renewals, A's 8 MiB SET, B's SET NX) while reads go on: A's
         // one-second lock lapses behind the pause, so B can win the lock before A's value is readable. The server must
         // still encode once in the cluster (it reads again after winning the lock) and download once.
+        RedisServerProcess.RequireRedisServer("CLIENT PAUSE WRITE and INFO's byte counters");
         var (path, scene) = NewImage();
         int Downloads() => _ls.LsRequests.Count(r => r.Path.StartsWith(path, StringComparison.Ordinal));
         var modelId = ModelIdentity.Compute(StandInModelSet.Options(StandInFormat.SamExporter).EncoderPath!);
