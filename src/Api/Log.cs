@@ -15,6 +15,9 @@ internal static partial class Log
     [LoggerMessage(1003, LogLevel.Information, "Model {Name} not found in {Directory}: downloading it (models pull).")]
     public static partial void PullingModel(ILogger logger, string name, string directory);
 
+    [LoggerMessage(1004, LogLevel.Information, "Refused a {Bytes}-byte body on {Path}: larger than MAX_REQUEST_BYTES={Limit} (read and discarded first: {Swallowed})")]
+    public static partial void RequestBodyTooLarge(ILogger logger, string path, long bytes, long limit, bool swallowed);
+
     [LoggerMessage(1101, LogLevel.Warning, "Prefetch of task {TaskId} failed: {Reason}")]
     public static partial void PrefetchFailed(ILogger logger, long? taskId, string reason);
 

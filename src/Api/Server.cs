@@ -53,6 +53,7 @@ internal static class Server
             builder.WebHost.UseUrls(string.Create(System.Globalization.CultureInfo.InvariantCulture, $"http://0.0.0.0:{settings.Server.Port}"));
         // SIGTERM: stop accepting, let in-flight clicks finish (and release their encode locks) within SHUTDOWN_TIMEOUT.
         builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = settings.Server.ShutdownTimeout);
+        RequestBodyLimit.Configure(builder.WebHost, settings.Server.MaxRequestBytes);
 
         builder.Services.AddSegmentation(settings);
         builder.Services.AddSingleton<PrometheusExporter>();
@@ -73,6 +74,8 @@ internal static class Server
         // Created now, before any instrument records: the exporter only sees measurements made after it listens.
         var exporter = app.Services.GetRequiredService<PrometheusExporter>();
         app.UseLabelStudioBasicAuth(settings.Server.BasicAuth);
+        // After auth: only a client that may use the server gets its oversized body read.
+        app.UseReadableBodyLimit(settings.Server.MaxRequestBytes);
         app.UseRequestMetrics();
         app.MapGet("/metrics", () => Results.Text(exporter.Collect(), "text/plain; version=0.0.4; charset=utf-8"));
         app.MapLabelStudioEndpoints(settings.Server);

@@ -235,21 +235,27 @@ public sealed class EmbeddingStore : IDisposable
         try
         {
             var hash = TryGetKnownHash(uri, out var known) ? known : await shared.TryGetContentHashAsync(uri, CancellationToken.None).ConfigureAwait(false);
+            Task? mapping = null;
             if (hash is null)
             {
                 image = await FetchAsync(fetch).ConfigureAwait(false);
                 hash = ContentHash(image.Memory.Span);
-                _ = shared.SetContentHashAsync(uri, hash, CancellationToken.None);
+                // Written while the image encodes, and awaited before the answer (below): once a click on this task is
+                // answered, a replica asked about it finds the URI and does not download it again. Best effort: a failed
+                // write only costs that replica a download.
+                mapping = shared.SetContentHashAsync(uri, hash, CancellationToken.None);
             }
             RememberUri(uri, hash);
-            if (_memory.Contains(hash)) return hash;
-
-            // Same bytes under two URIs: the second joins the first one's run (and its bytes are released unused).
-            var bytes = image;
-            var encoding = _encoding.Join(hash, flight.Priority, f => LoadOrEncodeAsync(hash, bytes, fetch, encode, f));
-            flight.Inner = encoding;
-            encoding.Promote(flight.Priority);
-            await encoding.Task.ConfigureAwait(false);
+            if (!_memory.Contains(hash))
+            {
+                // Same bytes under two URIs: the second joins the first one's run (and its bytes are released unused).
+                var bytes = image;
+                var encoding = _encoding.Join(hash, flight.Priority, f => LoadOrEncodeAsync(hash, bytes, fetch, encode, f));
+                flight.Inner = encoding;
+                encoding.Promote(flight.Priority);
+                await encoding.Task.ConfigureAwait(false);
+            }
+            if (mapping is not null) await mapping.ConfigureAwait(false);
             return hash;
         }
         finally
@@ -288,6 +294,10 @@ public sealed class EmbeddingStore : IDisposable
                 }
                 try
                 {
+                    // Double-checked: the previous owner may have written the value and released its lock between our miss
+                    // above and this acquire. A lock won after a miss is no proof that nobody encoded; read once more.
+                    if (outcome == LockOutcome.Acquired && await TryLoadSharedAsync(shared, hash, countLookup: false).ConfigureAwait(false))
+                        return false;
                     image ??= fetchedHere = await FetchAsync(fetch!).ConfigureAwait(false);
                     var embedding = await EncodeInSlotAsync(image, encode, flight).ConfigureAwait(false);
                     embedding.TryAddReference(); // held across the shared write; tier 1 may evict meanwhile
@@ -339,12 +349,13 @@ public sealed class EmbeddingStore : IDisposable
         return image;
     }
 
-    private async Task<bool> TryLoadSharedAsync(IDistributedEmbeddingTier shared, string hash)
+    /// <param name="countLookup">False for the re-read after winning the lock: a miss there is the same miss counted once.</param>
+    private async Task<bool> TryLoadSharedAsync(IDistributedEmbeddingTier shared, string hash, bool countLookup = true)
     {
         var start = Stopwatch.GetTimestamp();
         var embedding = await shared.TryGetAsync(hash, CancellationToken.None).ConfigureAwait(false);
         _metrics.Stage("cache_get", start);
-        if (shared.State != DistributedTierState.Disabled) _metrics.Lookup("redis", embedding is not null);
+        if (shared.State != DistributedTierState.Disabled && (countLookup || embedding is not null)) _metrics.Lookup("redis", embedding is not null);
         if (embedding is null) return false;
         _memory.Insert(hash, embedding);
         return true;

@@ -32,5 +32,8 @@ internal static partial class Log
     [LoggerMessage(4008, LogLevel.Warning, "Encode lock {Key} was lost (expired and taken over); stopped renewing")]
     public static partial void EncodeLockLost(ILogger logger, string key);
 
-    // Next free id: 4009
+    [LoggerMessage(4009, LogLevel.Debug, "Encode lock {Key} extended to {Seconds} s to cover the embedding write")]
+    public static partial void EncodeLockExtended(ILogger logger, string key, double seconds);
+
+    // Next free id: 4010
 }

@@ -26,8 +26,11 @@ internal sealed class RedisEmbeddingTier : IDistributedEmbeddingTier, IDisposabl
 {
     // Compare-and-act on the owner token, so a lease whose lock expired (and was taken by another replica) cannot extend or
     // delete the new owner's lock.
+    // Renewal only lengthens: the periodic LOCK_TTL renewal must not cut short the longer expiry set to cover a slow write.
     private const string RenewScript =
-        "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('pexpire', KEYS[1], ARGV[2]) else return 0 end";
+        "if redis.call('get', KEYS[1]) == ARGV[1] then " +
+        "if redis.call('pttl', KEYS[1]) < tonumber(ARGV[2]) then redis.call('pexpire', KEYS[1], ARGV[2]) end return 1 " +
+        "else return 0 end";
     private const string ReleaseScript =
         "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) else return 0 end";
 
@@ -47,6 +50,9 @@ internal sealed class RedisEmbeddingTier : IDistributedEmbeddingTier, IDisposabl
     private readonly RedisChannel _doneChannel;
     private readonly Action<RedisChannel, RedisValue> _onDone;
     private readonly ConcurrentDictionary<TaskCompletionSource, string> _waiters = new();
+
+    /// <summary>Encode locks this process holds, by content hash: <see cref="PutAsync"/> stretches the lock over its write.</summary>
+    private readonly ConcurrentDictionary<string, EncodeLease> _leases = new(StringComparer.Ordinal);
     private readonly SemaphoreSlim _subscribeGate = new(1, 1);
     private readonly TimeSpan _smallTimeout;
     private readonly TimeSpan _getTimeout;
@@ -175,9 +181,15 @@ internal sealed class RedisEmbeddingTier : IDistributedEmbeddingTier, IDisposabl
         }
 
         using var payload = EmbeddingEnvelope.Serialize(embedding, _modelId, _options.DType);
+        var timeout = TimeoutFor(payload.WrittenCount);
+        // The lock must outlive the write: a waiting replica that sees it expire before the value is readable takes over and
+        // encodes a second time. On a busy machine the write, or the renewals queued behind it, can outlast LOCK_TTL.
+        // Sent ahead of the SET on the same connection, not awaited first: a stalled server then holds both, in order.
+        var extending = _leases.TryGetValue(contentHash, out var lease) ? lease.ExtendAsync(_options.LockTtl + timeout) : Task.CompletedTask;
         var state = (Key: (RedisKey)EmbeddingKey(contentHash), Value: (RedisValue)payload.WrittenMemory, Ttl: _options.Ttl);
-        await ExecuteAsync("set", TimeoutFor(payload.WrittenCount), state,
+        await ExecuteAsync("set", timeout, state,
             static (db, s) => db.StringSetAsync(s.Key, s.Value, s.Ttl, When.Always), cancellationToken).ConfigureAwait(false);
+        await extending.ConfigureAwait(false);
     }
 
     public async Task<string?> TryGetContentHashAsync(string uriKey, CancellationToken cancellationToken)
@@ -417,7 +429,19 @@ internal sealed class RedisEmbeddingTier : IDistributedEmbeddingTier, IDisposabl
             _key = key;
             _token = token;
             _stop = CancellationTokenSource.CreateLinkedTokenSource(tier._disposed.Token);
+            tier._leases[contentHash] = this;
             _renewal = RenewAsync();
+        }
+
+        /// <summary>Sets the lock's expiry to at least <paramref name="ttl"/> from now, if this lease still owns it.</summary>
+        public async Task ExtendAsync(TimeSpan ttl)
+        {
+            var state = (Key: _key, Args: new[] { _token, (RedisValue)(long)ttl.TotalMilliseconds });
+            var (ok, extended) = await _tier.ExecuteAsync("lock-extend", _tier._smallTimeout, state,
+                static async (db, s) => (long)await db.ScriptEvaluateAsync(RenewScript, [s.Key], s.Args).ConfigureAwait(false),
+                CancellationToken.None).ConfigureAwait(false);
+            if (ok && extended == 0) Log.EncodeLockLost(_tier._logger, _key.ToString());
+            else if (ok) Log.EncodeLockExtended(_tier._logger, _key.ToString(), ttl.TotalSeconds);
         }
 
         private async Task RenewAsync()
@@ -448,6 +472,7 @@ internal sealed class RedisEmbeddingTier : IDistributedEmbeddingTier, IDisposabl
         public async ValueTask DisposeAsync()
         {
             if (Interlocked.Exchange(ref _disposed, 1) != 0) return;
+            _tier._leases.TryRemove(new KeyValuePair<string, EncodeLease>(_contentHash, this));
             await _stop.CancelAsync().ConfigureAwait(false);
             await _renewal.ConfigureAwait(false);
             _stop.Dispose();

@@ -18,6 +18,10 @@ internal sealed class ServerOptions
     /// <value><c>SHUTDOWN_TIMEOUT</c>: how long in-flight work gets on SIGTERM. Default 30 s.</value>
     public TimeSpan ShutdownTimeout { get; init; } = TimeSpan.FromSeconds(30);
 
+    /// <value><c>MAX_REQUEST_BYTES</c>: largest request body (Kestrel's limit; the image upload uses MAX_IMAGE_BYTES).
+    /// Default 30000000, Kestrel's own default.</value>
+    public long MaxRequestBytes { get; init; } = 30_000_000;
+
     /// <value><c>PREFETCH_QUEUE</c>: capacity of each prefetch queue. Default 1000.</value>
     public int PrefetchQueueCapacity { get; init; } = 1000;
 
@@ -60,7 +64,7 @@ internal sealed record Sam2Settings(ModelOptions Model, DecoderOptions Decoder, 
     [
         "PORT", "MODEL_DIR", "MODEL_NAME", "MODEL_CONFIG", "MODEL_CHECKPOINT", "ENCODER_PATH", "DECODER_PATH", "DEVICE", "THREADS",
         "DECODER_THREADS", "WORKERS", "MAX_HOLE_AREA", "MAX_SPRINKLE_AREA", "MAX_IMAGE_PIXELS", "MAX_IMAGE_BYTES", "CACHE_MEMORY_MB", "ENCODER_CONCURRENCY",
-        "PREFETCH_QUEUE", "REDIS_URL", "CACHE_DTYPE", "CACHE_TTL", "CACHE_PREFIX", "LOCK_TTL", "LOCK_WAIT", "SHUTDOWN_TIMEOUT", "LOG_LEVEL",
+        "PREFETCH_QUEUE", "REDIS_URL", "CACHE_DTYPE", "CACHE_TTL", "CACHE_PREFIX", "LOCK_TTL", "LOCK_WAIT", "SHUTDOWN_TIMEOUT", "MAX_REQUEST_BYTES", "LOG_LEVEL",
         "LABEL_STUDIO_URL", "LABEL_STUDIO_HOST", "LABEL_STUDIO_API_KEY", "LABEL_STUDIO_ACCESS_TOKEN", "LOCAL_FILES_DOCUMENT_ROOT",
         "FETCH_TIMEOUT", "IMAGE_URL_POLICY", "IMAGE_URL_ALLOWLIST", "BASIC_AUTH_USER", "BASIC_AUTH_PASS", "WEBHOOK_SECRET", "MODEL_BASE_URL",
         "MASK_OUTPUT", "POLYGON_MIN_AREA", "POLYGON_TOLERANCE", "POLYGON_MAX_POINTS",
@@ -223,6 +227,7 @@ internal sealed record Sam2Settings(ModelOptions Model, DecoderOptions Decoder, 
         {
             Port = r.Int("PORT", ServerOptions.DefaultPort, 0, 65535),
             ShutdownTimeout = r.Duration("SHUTDOWN_TIMEOUT", TimeSpan.FromSeconds(30), TimeSpan.FromSeconds(1), TimeSpan.FromHours(1)),
+            MaxRequestBytes = r.Size("MAX_REQUEST_BYTES", 30_000_000, 1024, int.MaxValue),
             PrefetchQueueCapacity = r.Int("PREFETCH_QUEUE", 1000, 1, 1_000_000),
             LogLevel = r.Choice<LogLevel?>("LOG_LEVEL", null,
                 ("TRACE", LogLevel.Trace), ("DEBUG", LogLevel.Debug), ("INFO", LogLevel.Information), ("INFORMATION", LogLevel.Information),

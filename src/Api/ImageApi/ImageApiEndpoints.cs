@@ -32,6 +32,7 @@ internal static class ImageApiEndpoints
             .WithName("GetInfo").WithSummary("What this server offers: model, outputs and limits.")
             .Produces<ApiInfoResponse>();
         api.MapPost("/images", PostImage)
+            .WithMetadata(OwnBodyLimit.Instance)
             .WithName("PostImage")
             .WithSummary("Upload an image (multipart file, raw bytes or {\"url\"}) and encode it once; answers its image_id.")
             .WithDescription("Answers 200 once the embedding exists. With ?wait=false, answers 202 at once and encodes in the background at " +

@@ -128,14 +128,69 @@ public sealed class ClusterTests
             if (i == 4) _redis.Restart();
             await Traffic.ClickAndCheckAsync(i % 2 == 0 ? _a : _b, images[i].Path, images[i].Scene);
         }
-        // The breaker half-opens after its break and closes on the first success.
-        await Traffic.WaitForAsync(async () =>
+        // The breaker half-opens after its break and closes on the first success. Both replicas: a test that runs next
+        // must not meet B's breaker still open (it would download and encode what Redis holds; issue 15).
+        foreach (var replica in new[] { _a, _b })
         {
-            if ((await Traffic.HealthFieldAsync(_a.Http, "cache_state")).Value == "connected") return true;
-            var (p, s) = NewImage();
-            await Traffic.ClickAndCheckAsync(_a, p, s);
-            return false;
-        }, s_patience, "the Redis tier to report connected again");
+            await Traffic.WaitForAsync(async () =>
+            {
+                if ((await Traffic.HealthFieldAsync(replica.Http, "cache_state")).Value == "connected") return true;
+                var (p, s) = NewImage();
+                await Traffic.ClickAndCheckAsync(replica, p, s);
+                return false;
+            }, s_patience, "the Redis tier to report connected again");
+        }
+    }
+
+    [Test]
+    public async Task Webhook_RedisWritesPausedPastLockTtlWhileAWrites_ClickOnBReadsAsValueWithoutEncoding()
+    {
+        // CLIENT PAUSE WRITE holds every write (A's lock renewals, A's 8 MiB SET, B's SET NX) while reads go on: A's
+        // one-second lock lapses behind the pause, so B can win the lock before A's value is readable. The server must
+        // still encode once in the cluster (it reads again after winning the lock) and download once.
+        RedisServerProcess.RequireRedisServer("CLIENT PAUSE WRITE and INFO's byte counters");
+        var (path, scene) = NewImage();
+        int Downloads() => _ls.LsRequests.Count(r => r.Path.StartsWith(path, StringComparison.Ordinal));
+        var modelId = ModelIdentity.Compute(StandInModelSet.Options(StandInFormat.SamExporter).EncoderPath!);
+        var hash = Convert.ToHexStringLower(SHA256.HashData(scene.Encoded));
+        var lockKey = $"sam2:{{{modelId}:{hash}}}:lock";
+        using var admin = await ConnectionMultiplexer.ConnectAsync(_redis.Endpoint + ",allowAdmin=true");
+        var server = admin.GetServer(admin.GetEndPoints()[0]);
+        var encodesA = await Encodes(_a);
+        var encodesB = await Encodes(_b);
+        var missesB = await _b.MetricAsync("sam2_cache_lookups_total{tier=\"redis\",result=\"miss\"}");
+
+        var (status, _) = await _a.PostAsync("/webhook", LabelStudioBodies.Webhook((42, path)));
+        Assert.That(status, Is.EqualTo(HttpStatusCode.OK));
+        await Traffic.WaitForAsync(async () => await admin.GetDatabase().KeyExistsAsync(lockKey), s_patience, "A's encode lock");
+        var inputBefore = await NetInputBytes(server);
+        // Bounded (60 s) in case the test dies before it lifts the pause; lifted below on events, not on time.
+        _redis.Command("CLIENT", "PAUSE", "60000", "WRITE");
+        try
+        {
+            // A's SET has reached Redis (its 8 MiB are read into the query buffer, and held).
+            await Traffic.WaitForAsync(async () => await NetInputBytes(server) - inputBefore >= 8L << 20, s_patience, "A's value write to arrive");
+            var click = Task.Run(() => Traffic.ClickAndCheckAsync(_b, path, scene));
+            await Traffic.WaitForAsync(async () => await _b.MetricAsync("sam2_cache_lookups_total{tier=\"redis\",result=\"miss\"}") > missesB,
+                s_patience, "B's read to miss");
+            Assert.That(_redis.Command("CLIENT", "UNPAUSE"), Is.EqualTo("+OK"));
+            await click;
+        }
+        finally
+        {
+            _redis.Command("CLIENT", "UNPAUSE");
+        }
+
+        Assert.That(await Encodes(_a), Is.EqualTo(encodesA + 1), "A encoded once");
+        Assert.That(await Encodes(_b), Is.EqualTo(encodesB), "B did not run its encoder");
+        Assert.That(Downloads(), Is.EqualTo(1), "B found the URI in Redis: one download in the cluster");
+    }
+
+    private static async Task<long> NetInputBytes(IServer server)
+    {
+        var stats = await server.InfoAsync("stats");
+        var line = stats.SelectMany(g => g).First(p => p.Key == "total_net_input_bytes");
+        return long.Parse(line.Value, System.Globalization.CultureInfo.InvariantCulture);
     }
 
     [TestCase("garbage")]
