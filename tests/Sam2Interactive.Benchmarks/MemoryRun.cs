@@ -42,6 +42,9 @@ internal static class MemoryRun
         Console.WriteLine($"CACHE_MEMORY_MB={options.CacheMb}; env: {string.Join(' ', options.Env.Select(e => $"{e.Key}={e.Value}"))}");
         Console.WriteLine($"machine: {Environment.ProcessorCount} logical cores, load average {StandInCost.LoadAverage()}");
         using var process = Process.Start(info) ?? throw new InvalidOperationException("the server did not start");
+        // A driver stopped with Ctrl+C or SIGTERM takes its server with it.
+        AppDomain.CurrentDomain.ProcessExit += (_, _) => Stop(process);
+        Console.CancelKeyPress += (_, _) => Stop(process);
         var log = new StringBuilder();
         process.OutputDataReceived += (_, e) => { lock (log) log.AppendLine(e.Data); };
         process.ErrorDataReceived += (_, e) => { lock (log) log.AppendLine(e.Data); };
@@ -117,6 +120,18 @@ internal static class MemoryRun
         await sampling;
         Console.WriteLine($"soak: {variant} images, RSS max {ProcessMemory.MiB(maxRss)}; first third max {ProcessMemory.MiB(firstThird)}, last third max {ProcessMemory.MiB(lastThird)}");
         Row("after the soak", pid);
+    }
+
+    private static void Stop(Process process)
+    {
+        try
+        {
+            if (!process.HasExited) process.Kill();
+        }
+        catch (InvalidOperationException)
+        {
+            // Already gone.
+        }
     }
 
     private static void Row(string what, int pid) =>
