@@ -9,11 +9,12 @@ using Sam2Interactive.Testing;
 namespace Sam2Interactive.Benchmarks;
 
 /// <summary>
-/// <c>memory [--cache-mb N] [--images N] [--soak SECONDS] [--interval SECONDS] [--server PATH] [--env KEY=VALUE]…</c>: starts the
+/// <c>memory [--cache-mb N] [--soak SECONDS] [--clickers N] [--interval SECONDS] [--server PATH] [--env KEY=VALUE]…</c>: starts the
 /// built server (<c>src/Api/bin/Release</c>) as its own process with the realistic stand-ins, drives it over HTTP
 /// (<c>POST /api/v1/images</c> and <c>/segment</c>) and prints its resident memory (VmRSS, VmHWM from /proc/PID/status) after
-/// start and warm-up, after 2 images, during one encode (peak), between encodes, and over a soak that uploads a new image
-/// and clicks it and older ones (one line per interval). docs/scaling.md and docs/reliability.md quote its output.
+/// start and warm-up, after 2 images, during one encode (peak), between encodes, and over a soak in which one client uploads
+/// a new image after another (each clicked 3 times) while <c>--clickers</c> annotators (default 4) click the images already
+/// encoded back to back (one line per interval). docs/scaling.md and docs/reliability.md quote its output.
 /// </summary>
 internal static class MemoryRun
 {
@@ -84,11 +85,10 @@ internal static class MemoryRun
 
     private static async Task SoakAsync(HttpClient http, int pid, List<string> ids, MemoryArguments options)
     {
-        Console.WriteLine($"soak: {options.SoakSeconds} s, each round a new image (upload, 3 clicks) and one click on an older one; a line per {options.IntervalSeconds} s");
+        Console.WriteLine($"soak: {options.SoakSeconds} s, new images one after another (upload, 3 clicks) while {options.Clickers} annotators click encoded ones back to back; a line per {options.IntervalSeconds} s");
         Console.WriteLine("     t | images | VmRSS    | VmHWM");
         var watch = Stopwatch.StartNew();
         var next = 0.0;
-        var random = new Random(7);
         var variant = ids.Count;
         var maxRss = 0L;
         var firstThird = 0L;
@@ -111,14 +111,27 @@ internal static class MemoryRun
                 try { await Task.Delay(250, sampler.Token); } catch (OperationCanceledException) { }
             }
         });
+        var clicks = 0L;
+        var known = ids.ToArray();
+        var annotators = Enumerable.Range(0, options.Clickers).Select(a => Task.Run(async () =>
+        {
+            var own = new Random(a);
+            while (watch.Elapsed.TotalSeconds < options.SoakSeconds)
+            {
+                var snapshot = Volatile.Read(ref known);
+                if (await ClickAsync(http, snapshot[own.Next(snapshot.Length)], evictedIsFine: true)) Interlocked.Increment(ref clicks);
+            }
+        })).ToList();
         while (watch.Elapsed.TotalSeconds < options.SoakSeconds)
         {
             ids.Add(await UploadAndClickAsync(http, variant++, clicks: 3));
-            await ClickAsync(http, ids[random.Next(ids.Count)]);
+            // Annotators click the newest images, which the cache holds (one evicted meanwhile answers 404 and is not counted).
+            Volatile.Write(ref known, ids.TakeLast(Math.Max(1, options.CacheMb / 16 - 1)).ToArray());
         }
+        await Task.WhenAll(annotators);
         await sampler.CancelAsync();
         await sampling;
-        Console.WriteLine($"soak: {variant} images, RSS max {ProcessMemory.MiB(maxRss)}; first third max {ProcessMemory.MiB(firstThird)}, last third max {ProcessMemory.MiB(lastThird)}");
+        Console.WriteLine($"soak: {variant} images, {Interlocked.Read(ref clicks)} annotator clicks, RSS max {ProcessMemory.MiB(maxRss)}; first third max {ProcessMemory.MiB(firstThird)}, last third max {ProcessMemory.MiB(lastThird)}");
         Row("after the soak", pid);
     }
 
@@ -152,11 +165,14 @@ internal static class MemoryRun
         return id;
     }
 
-    private static async Task ClickAsync(HttpClient http, string id)
+    /// <returns>Whether the click was answered (false: 404 for an evicted image, when <paramref name="evictedIsFine"/>).</returns>
+    private static async Task<bool> ClickAsync(HttpClient http, string id, bool evictedIsFine = false)
     {
         using var content = new StringContent("""{"points":[[700,700]],"output":["coco_rle"]}""", Encoding.UTF8, "application/json");
         using var response = await http.PostAsync($"/api/v1/images/{id}/segment", content);
-        if (response.StatusCode != HttpStatusCode.OK) throw new InvalidOperationException($"segment answered {(int)response.StatusCode}: {await response.Content.ReadAsStringAsync()}");
+        if (response.StatusCode == HttpStatusCode.OK) return true;
+        if (evictedIsFine && response.StatusCode == HttpStatusCode.NotFound) return false;
+        throw new InvalidOperationException($"segment answered {(int)response.StatusCode}: {await response.Content.ReadAsStringAsync()}");
     }
 
     private static async Task WaitReadyAsync(HttpClient http, Process process, StringBuilder log)
@@ -203,13 +219,14 @@ internal sealed class MemoryArguments
     public int CacheMb { get; private set; } = 384;
     public int SoakSeconds { get; private set; }
     public int IntervalSeconds { get; private set; } = 20;
+    public int Clickers { get; private set; } = 4;
     public string? Server { get; private set; }
     public List<KeyValuePair<string, string>> Env { get; } = [];
 
     public static MemoryArguments Parse(string[] args)
     {
         var rest = new List<string>();
-        int cache = 384, soak = 0, interval = 20;
+        int cache = 384, soak = 0, interval = 20, clickers = 4;
         string? server = null;
         var env = new List<KeyValuePair<string, string>>();
         for (var i = 0; i < args.Length; i++)
@@ -220,6 +237,7 @@ internal sealed class MemoryArguments
                 case "--cache-mb": cache = int.Parse(Next(), CultureInfo.InvariantCulture); break;
                 case "--soak": soak = int.Parse(Next(), CultureInfo.InvariantCulture); break;
                 case "--interval": interval = int.Parse(Next(), CultureInfo.InvariantCulture); break;
+                case "--clickers": clickers = int.Parse(Next(), CultureInfo.InvariantCulture); break;
                 case "--server": server = Next(); break;
                 case "--env":
                     var pair = Next();
@@ -230,7 +248,7 @@ internal sealed class MemoryArguments
                 default: rest.Add(args[i]); break;
             }
         }
-        var result = new MemoryArguments { Bench = BenchArguments.Parse(rest), CacheMb = cache, SoakSeconds = soak, IntervalSeconds = interval, Server = server };
+        var result = new MemoryArguments { Bench = BenchArguments.Parse(rest), CacheMb = cache, SoakSeconds = soak, IntervalSeconds = interval, Clickers = clickers, Server = server };
         result.Env.AddRange(env);
         return result;
     }
