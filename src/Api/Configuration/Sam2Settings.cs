@@ -179,7 +179,7 @@ internal sealed record Sam2Settings(ModelOptions Model, DecoderOptions Decoder, 
             throw SettingReader.Invalid("CACHE_PREFIX", "at most 128 characters without braces or whitespace", prefix);
         return new CacheOptions
         {
-            MemoryBytes = r.Size("CACHE_MEMORY_MB", 1024L << 20, 0, 1L << 50, plainUnit: 1L << 20),
+            MemoryBytes = r.Size("CACHE_MEMORY_MB", CacheOptions.DefaultMemoryBytes, 0, 1L << 50, plainUnit: 1L << 20),
             EncoderConcurrency = r.Int("ENCODER_CONCURRENCY", 1, 1, 64),
             LockWait = r.Duration("LOCK_WAIT", TimeSpan.FromSeconds(120), TimeSpan.Zero, TimeSpan.FromHours(1)),
             Redis = new RedisCacheOptions
