@@ -86,13 +86,15 @@ internal static class MemoryRun
     private static async Task SoakAsync(HttpClient http, int pid, List<string> ids, MemoryArguments options)
     {
         Console.WriteLine($"soak: {options.SoakSeconds} s, new images one after another (upload, 3 clicks) while {options.Clickers} annotators click encoded ones back to back; a line per {options.IntervalSeconds} s");
-        Console.WriteLine("     t | images | VmRSS    | VmHWM");
+        // Per line: the interval's lowest and highest sample (every 250 ms; the highest is an encode's peak when one ran) and
+        // the RSS right after the newest image's upload and clicks, when no encode runs: the between-encodes series.
+        Console.WriteLine("     t | images | VmRSS now | interval min | interval max | after last image | VmHWM");
         var watch = Stopwatch.StartNew();
-        var next = 0.0;
+        var next = (double)options.IntervalSeconds;
         var variant = ids.Count;
-        var maxRss = 0L;
-        var firstThird = 0L;
-        var lastThird = 0L;
+        long maxRss = 0, firstThird = 0, lastThird = 0, afterImage = ProcessMemory.Resident(pid) ?? 0;
+        long maxBetween = 0, firstThirdBetween = 0, lastThirdBetween = 0;
+        long intervalMin = long.MaxValue, intervalMax = 0;
         using var sampler = new CancellationTokenSource();
         var sampling = Task.Run(async () =>
         {
@@ -101,11 +103,15 @@ internal static class MemoryRun
                 var t = watch.Elapsed.TotalSeconds;
                 var rss = ProcessMemory.Resident(pid) ?? 0;
                 maxRss = Math.Max(maxRss, rss);
+                intervalMin = Math.Min(intervalMin, rss);
+                intervalMax = Math.Max(intervalMax, rss);
                 if (t < options.SoakSeconds / 3.0) firstThird = Math.Max(firstThird, rss);
                 if (t >= 2 * options.SoakSeconds / 3.0) lastThird = Math.Max(lastThird, rss);
                 if (t >= next)
                 {
-                    Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{t,6:F0} | {variant,6} | {ProcessMemory.MiB(rss),8} | {ProcessMemory.MiB(ProcessMemory.Peak(pid)),8}"));
+                    Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                        $"{t,6:F0} | {Volatile.Read(ref variant),6} | {ProcessMemory.MiB(rss),9} | {ProcessMemory.MiB(intervalMin),12} | {ProcessMemory.MiB(intervalMax),12} | {ProcessMemory.MiB(Interlocked.Read(ref afterImage)),16} | {ProcessMemory.MiB(ProcessMemory.Peak(pid))}"));
+                    (intervalMin, intervalMax) = (long.MaxValue, 0);
                     next += options.IntervalSeconds;
                 }
                 try { await Task.Delay(250, sampler.Token); } catch (OperationCanceledException) { }
@@ -124,14 +130,21 @@ internal static class MemoryRun
         })).ToList();
         while (watch.Elapsed.TotalSeconds < options.SoakSeconds)
         {
-            ids.Add(await UploadAndClickAsync(http, variant++, clicks: 3));
+            ids.Add(await UploadAndClickAsync(http, variant, clicks: 3));
+            Volatile.Write(ref variant, variant + 1);
+            var between = ProcessMemory.Resident(pid) ?? 0;
+            Interlocked.Exchange(ref afterImage, between);
+            maxBetween = Math.Max(maxBetween, between);
+            var t = watch.Elapsed.TotalSeconds;
+            if (t < options.SoakSeconds / 3.0) firstThirdBetween = Math.Max(firstThirdBetween, between);
+            if (t >= 2 * options.SoakSeconds / 3.0) lastThirdBetween = Math.Max(lastThirdBetween, between);
             // Annotators click the newest images, which the cache holds (one evicted meanwhile answers 404 and is not counted).
             Volatile.Write(ref known, ids.TakeLast(Math.Max(1, options.CacheMb / 16 - 1)).ToArray());
         }
         await Task.WhenAll(annotators);
         await sampler.CancelAsync();
         await sampling;
-        Console.WriteLine($"soak: {variant} images, {Interlocked.Read(ref clicks)} annotator clicks, RSS max {ProcessMemory.MiB(maxRss)}; first third max {ProcessMemory.MiB(firstThird)}, last third max {ProcessMemory.MiB(lastThird)}");
+        Console.WriteLine($"soak: {variant} images, {Interlocked.Read(ref clicks)} annotator clicks; RSS max {ProcessMemory.MiB(maxRss)} (first third {ProcessMemory.MiB(firstThird)}, last third {ProcessMemory.MiB(lastThird)}); between encodes max {ProcessMemory.MiB(maxBetween)} (first third {ProcessMemory.MiB(firstThirdBetween)}, last third {ProcessMemory.MiB(lastThirdBetween)})");
         Row("after the soak", pid);
     }
 
