@@ -19,7 +19,11 @@ internal static class ArenaCost
         EncoderArena[] arenas = [EncoderArena.Keep, EncoderArena.Off, EncoderArena.Shrink];
         var encoders = arenas.Select(a => new Sam2Encoder(encoderPath, new ModelOptions
         {
-            EncoderPath = encoderPath, DecoderPath = decoderPath, Device = "cpu", Threads = args.Threads, EncoderArena = a,
+            EncoderPath = encoderPath,
+            DecoderPath = decoderPath,
+            Device = "cpu",
+            Threads = args.Threads,
+            EncoderArena = a,
         }, NullLogger.Instance)).ToList();
         try
         {
