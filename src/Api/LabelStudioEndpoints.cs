@@ -81,6 +81,8 @@ internal static class LabelStudioEndpoints
         if (body?.Tasks is not { Count: > 0 } tasks) return Error(400, "the /predict body has no 'tasks' (a list with at least one task)");
         var parsed = parser.Parse(body.LabelConfig);
         var context = body.Params?.Context;
+        if (PromptUi.Matches(context))
+            return await PromptUiEndpoint.HandleAsync(body, parsed, segmentation, prefetch, metrics, models, logger, cancellationToken);
 
         if (context?.Result is not { Count: > 0 })
         {
@@ -235,7 +237,7 @@ internal static class LabelStudioEndpoints
 
     /// <summary>Queues every image of the tasks: the Image tags' values when the config is known, else every string value
     /// that looks like an image location. Returns how many were queued.</summary>
-    private static int EnqueueTaskImages(PrefetchQueue prefetch, IEnumerable<LabelStudioTask> tasks, LabelConfig? config, EncodePriority priority)
+    internal static int EnqueueTaskImages(PrefetchQueue prefetch, IEnumerable<LabelStudioTask> tasks, LabelConfig? config, EncodePriority priority)
     {
         var queued = 0;
         foreach (var task in tasks)
@@ -267,6 +269,6 @@ internal static class LabelStudioEndpoints
     private static IResult Json<T>(T value, System.Text.Json.Serialization.Metadata.JsonTypeInfo<T> type, int status = 200) =>
         Results.Json(value, type, statusCode: status);
 
-    private static IResult Error(int status, string detail) =>
+    internal static IResult Error(int status, string detail) =>
         Results.Json(new ErrorResponse { Status = status, Detail = detail }, LabelStudioJsonContext.Default.ErrorResponse, statusCode: status);
 }

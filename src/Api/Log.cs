@@ -33,6 +33,24 @@ internal static partial class Log
     [LoggerMessage(1205, LogLevel.Information, "Task {TaskId}: the mask ({Pixels} pixels) has no connected component of at least POLYGON_MIN_AREA={MinArea} pixels, so no polygon region.")]
     public static partial void NoPolygonComponent(ILogger logger, long? taskId, int pixels, int minArea);
 
+    [LoggerMessage(1206, LogLevel.Information, "Prompt UI capabilities: point and box prompts, targets {Targets}")]
+    public static partial void PromptUiCapabilities(ILogger logger, string targets);
+
+    [LoggerMessage(1207, LogLevel.Information, "Prompt UI task {TaskId}: mask from {Points} point(s) and {Boxes} box(es) in {Milliseconds:F1} ms")]
+    public static partial void PromptUiPredicted(ILogger logger, long taskId, int points, int boxes, double milliseconds);
+
+    [LoggerMessage(1208, LogLevel.Debug, "Prompt UI task {TaskId}: released (no per-session state is kept; the embedding stays cached)")]
+    public static partial void PromptUiReleased(ILogger logger, long taskId);
+
+    [LoggerMessage(1209, LogLevel.Information, "Prompt UI task {TaskId}: prewarm queued {Queued} image(s)")]
+    public static partial void PromptUiPrewarm(ILogger logger, long taskId, int queued);
+
+    [LoggerMessage(1210, LogLevel.Warning, "Prompt UI event '{Event}' (task {TaskId}) is not supported: answered with an empty result")]
+    public static partial void PromptUiUnknownEvent(ILogger logger, string @event, long taskId);
+
+    [LoggerMessage(1211, LogLevel.Information, "Prompt UI task {TaskId}: the call has no point or box, answered with an empty result")]
+    public static partial void PromptUiNoPrompt(ILogger logger, long taskId);
+
     [LoggerMessage(1301, LogLevel.Warning, "Image fetch attempt {Attempt} failed ({Reason}); retrying in {DelayMs} ms")]
     public static partial void FetchRetry(ILogger logger, int attempt, string? reason, int delayMs);
 
@@ -57,5 +75,5 @@ internal static partial class Log
     [LoggerMessage(1501, LogLevel.Warning, "Background encode of image {ImageId} (POST /api/v1/images?wait=false) failed: {Reason}")]
     public static partial void BackgroundEncodeFailed(ILogger logger, string imageId, string reason);
 
-    // Next free ids: 1004, 1102, 1206, 1302, 1406, 1502
+    // Next free ids: 1004, 1102, 1212, 1302, 1406, 1502
 }

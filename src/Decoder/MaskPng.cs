@@ -3,6 +3,7 @@ using System.Buffers.Binary;
 using System.IO.Compression;
 using System.IO.Hashing;
 using System.Numerics;
+using System.Runtime.InteropServices;
 using Sam2Interactive.Encoder;
 
 namespace Sam2Interactive.Decoder;
@@ -26,6 +27,7 @@ public sealed class MaskPng : IDisposable
 
     private readonly int _width;
     private readonly int _height;
+    private readonly bool _alpha;
     private readonly PooledBytes _idat;
     private readonly BufferWriterStream _idatStream;
     private readonly ZLibStream _zlib;
@@ -34,40 +36,46 @@ public sealed class MaskPng : IDisposable
 
     /// <param name="width">Image width in pixels (≥ 1).</param>
     /// <param name="height">Image height in pixels (≥ 1).</param>
-    public MaskPng(int width, int height)
+    /// <param name="alpha">Gray + alpha (PNG colour type 4): foreground opaque white (255, 255), background transparent
+    /// black (0, 0). Label Studio's classic BitmaskLabels regions colour a mask's non-transparent pixels, so an opaque
+    /// gray PNG would fill the whole image there; the prompt UI reads the red channel, which both forms share.</param>
+    public MaskPng(int width, int height, bool alpha = false)
     {
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(width);
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(height);
         _width = width;
         _height = height;
+        _alpha = alpha;
         // A binary mask deflates to a few bytes per edge crossing: start small, the buffer grows by re-renting.
         _idat = new PooledBytes(64 * 1024);
         _idatStream = new BufferWriterStream(_idat);
         _zlib = new ZLibStream(_idatStream, CompressionLevel.Optimal, leaveOpen: true);
-        _row = ArrayPool<byte>.Shared.Rent(width + 1);
+        _row = ArrayPool<byte>.Shared.Rent((alpha ? 2 * width : width) + 1);
     }
 
     /// <summary>Encodes a whole W×H mask (one byte per pixel, row-major; non-zero is foreground).</summary>
     /// <returns>The PNG bytes; the caller disposes them.</returns>
-    public static PooledBytes Encode(ReadOnlySpan<byte> mask, int width, int height)
+    /// <param name="alpha">See <see cref="MaskPng(int, int, bool)"/>.</param>
+    public static PooledBytes Encode(ReadOnlySpan<byte> mask, int width, int height, bool alpha = false)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(mask.Length, width * height, nameof(mask));
-        using var png = new MaskPng(width, height);
+        using var png = new MaskPng(width, height, alpha);
         for (var y = 0; y < height; y++) png.AppendRow(mask.Slice(y * width, width));
         return png.Finish();
     }
 
     /// <summary>Encodes a predicted mask, streaming its rows (batches of about 256 KiB) without the W×H mask.</summary>
     /// <returns>The PNG bytes; the caller disposes them.</returns>
-    public static PooledBytes Encode(MaskPrediction mask)
+    /// <param name="alpha">See <see cref="MaskPng(int, int, bool)"/>.</param>
+    public static PooledBytes Encode(MaskPrediction mask, bool alpha = false)
     {
         ArgumentNullException.ThrowIfNull(mask);
-        if (mask.HasPixels) return Encode(mask.Pixels, mask.Width, mask.Height);
+        if (mask.HasPixels) return Encode(mask.Pixels, mask.Width, mask.Height, alpha);
         var batch = Math.Clamp(RowBatchBytes / mask.Width, 1, mask.Height);
         var rows = ArrayPool<byte>.Shared.Rent(batch * mask.Width);
         try
         {
-            using var png = new MaskPng(mask.Width, mask.Height);
+            using var png = new MaskPng(mask.Width, mask.Height, alpha);
             for (var y = 0; y < mask.Height; y += batch)
             {
                 var end = Math.Min(y + batch, mask.Height);
@@ -90,17 +98,48 @@ public sealed class MaskPng : IDisposable
         if (_rows == _height) throw new InvalidOperationException("all rows were already written");
         row[0] = 0; // filter type None
         var source = mask[.._width];
-        var target = row.AsSpan(1, _width);
+        int length;
+        if (_alpha)
+        {
+            WriteGrayAlpha(source, MemoryMarshal.Cast<byte, ushort>(row.AsSpan(1, 2 * _width)));
+            length = 2 * _width;
+        }
+        else
+        {
+            WriteGray(source, row.AsSpan(1, _width));
+            length = _width;
+        }
+
+        _zlib.Write(row, 0, length + 1);
+        _rows++;
+    }
+
+    // Non-zero → 255: the wire format is 0/255 whatever the caller's foreground value.
+    private static void WriteGray(ReadOnlySpan<byte> source, Span<byte> target)
+    {
         var x = 0;
         if (Vector.IsHardwareAccelerated)
         {
-            // Non-zero → 255: the wire format is 0/255 whatever the caller's foreground value.
-            for (; x <= _width - Vector<byte>.Count; x += Vector<byte>.Count)
+            for (; x <= source.Length - Vector<byte>.Count; x += Vector<byte>.Count)
                 Vector.OnesComplement(Vector.Equals(new Vector<byte>(source[x..]), Vector<byte>.Zero)).CopyTo(target[x..]);
         }
-        for (; x < _width; x++) target[x] = source[x] == 0 ? (byte)0 : (byte)255;
-        _zlib.Write(row, 0, _width + 1);
-        _rows++;
+        for (; x < source.Length; x++) target[x] = source[x] == 0 ? (byte)0 : (byte)255;
+    }
+
+    // One (gray, alpha) pair per pixel, both bytes equal: 0x0000 or 0xFFFF, so byte order does not matter.
+    private static void WriteGrayAlpha(ReadOnlySpan<byte> source, Span<ushort> target)
+    {
+        var x = 0;
+        if (Vector.IsHardwareAccelerated)
+        {
+            for (; x <= source.Length - Vector<byte>.Count; x += Vector<byte>.Count)
+            {
+                Vector.Widen(new Vector<byte>(source[x..]), out var low, out var high);
+                Vector.OnesComplement(Vector.Equals(low, Vector<ushort>.Zero)).CopyTo(target[x..]);
+                Vector.OnesComplement(Vector.Equals(high, Vector<ushort>.Zero)).CopyTo(target[(x + Vector<ushort>.Count)..]);
+            }
+        }
+        for (; x < source.Length; x++) target[x] = source[x] == 0 ? (ushort)0 : ushort.MaxValue;
     }
 
     /// <summary>Ends the stream and returns the PNG; every row must have been appended.</summary>
@@ -116,7 +155,7 @@ public sealed class MaskPng : IDisposable
         BinaryPrimitives.WriteInt32BigEndian(header, _width);
         BinaryPrimitives.WriteInt32BigEndian(header[4..], _height);
         header[8] = 8;  // bit depth
-        header[9] = 0;  // colour type: grayscale
+        header[9] = _alpha ? (byte)4 : (byte)0; // colour type: grayscale, or grayscale with alpha
         header[10] = 0; // deflate
         header[11] = 0; // adaptive filtering
         header[12] = 0; // no interlace

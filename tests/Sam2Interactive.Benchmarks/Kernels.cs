@@ -219,6 +219,24 @@ public class MaskPngBenchmarks
         return png.WrittenCount;
     }
 
+    /// <summary>What a prompt-UI predict pays for its reply: the streamed PNG, then its base64 data URL (the one array
+    /// the response holds).</summary>
+    [Benchmark]
+    public int PngDataUrlFromPrediction4000x3000()
+    {
+        _prediction!.DropUpsampler();
+        return Sam2Interactive.Api.LabelStudio.MaskDataUrl.FromPng(MaskPng.Encode(_prediction!)).Length;
+    }
+
+    /// <summary>A classic BitmaskLabels region's PNG: gray + alpha, twice the raw bytes per row.</summary>
+    [Benchmark]
+    public int PngAlphaFromPrediction4000x3000()
+    {
+        _prediction!.DropUpsampler();
+        using var png = MaskPng.Encode(_prediction!, alpha: true);
+        return png.WrittenCount;
+    }
+
     [GlobalCleanup]
     public void Cleanup() => _prediction?.Dispose();
 }

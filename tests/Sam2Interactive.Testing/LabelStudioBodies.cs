@@ -80,6 +80,37 @@ internal static class LabelStudioBodies
         }
         """;
 
+    /// <summary>The prompt UI's configuration (§7): one BitmaskLabels control on the Image.</summary>
+    public const string BitmaskLabelConfig = """
+        <View>
+          <BitmaskLabels name="tag" toName="image"><Label value="defect"/></BitmaskLabels>
+          <Image name="image" value="$image"/>
+        </View>
+        """;
+
+    /// <summary>A prompt-UI click (§7) at pixel (<paramref name="px"/>, <paramref name="py"/>) of a W×H image: percent
+    /// only, <c>value.positive</c>, no id, names, labels or original size.</summary>
+    public static string PromptPoint(float px, float py, bool positive, int w, int h) =>
+        string.Create(CultureInfo.InvariantCulture,
+            $$$"""{"type":"keypointlabels","value":{"x":{{{px / w * 100}}},"y":{{{py / h * 100}}},"positive":{{{(positive ? "true" : "false")}}}}}""");
+
+    /// <summary>A prompt-UI box (§7) given in percent of the image: top-left corner and size.</summary>
+    public static string PromptBox(float x, float y, float width, float height) =>
+        string.Create(CultureInfo.InvariantCulture, $$$"""{"type":"rectanglelabels","value":{"x":{{{x}}},"y":{{{y}}},"width":{{{width}}},"height":{{{height}}}}}""");
+
+    /// <summary>
+    /// A /predict body as Label Studio forwards a prompt-UI call (§7): the usual task, project and label config, with
+    /// <c>params.context</c> = <c>{"event":…}</c> (when <paramref name="event"/> is set) and/or <c>{"result":[items]}</c>.
+    /// </summary>
+    public static string PromptUi(string image, string? @event, string? items, string labelConfig = BitmaskLabelConfig, long taskId = 21)
+    {
+        var parts = new List<string>(2);
+        if (@event is not null) parts.Add("\"event\":" + Json(@event));
+        if (items is not null) parts.Add("\"result\":[" + items + "]");
+        return string.Create(CultureInfo.InvariantCulture,
+            $$$"""{"tasks":[{"id":{{{taskId}}},"data":{"image":{{{Json(image)}}}},"annotations":[],"drafts":[],"predictions":[]}],"project":"{{{Project}}}","label_config":{{{Json(labelConfig)}}},"params":{"login":null,"password":null,"context":{{{"{" + string.Join(",", parts) + "}"}}}}}""");
+    }
+
     /// <summary>A TASKS_CREATED webhook (§2) for the given tasks of project 3.</summary>
     public static string Webhook(params (long Id, string Image)[] tasks) => WebhookBody(null, tasks);
 

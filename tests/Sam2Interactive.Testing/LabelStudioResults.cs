@@ -1,5 +1,6 @@
 using System.Text.Json;
 using Sam2Interactive.Decoder;
+using SkiaSharp;
 
 namespace Sam2Interactive.Testing;
 
@@ -26,5 +27,26 @@ internal static class LabelStudioResults
     {
         using var json = JsonDocument.Parse(answer);
         return MaskOf(FirstRegion(json.RootElement), width, height);
+    }
+
+    /// <summary>
+    /// A bitmask region's <c>value.imageDataURL</c> decoded with Skia as the browser reads it: 255 where the channel
+    /// (0 red, as Label Studio's prompt UI reads it, 3 alpha, as a BitmaskLabels region colours it) is above 127, else 0.
+    /// </summary>
+    public static byte[] BitmaskOf(JsonElement region, int width, int height, int channel = 0)
+    {
+        const string Prefix = "data:image/png;base64,";
+        var url = region.GetProperty("value").GetProperty("imageDataURL").GetString() ?? "";
+        if (!url.StartsWith(Prefix, StringComparison.Ordinal)) throw new InvalidOperationException($"not a PNG data URL: {url[..Math.Min(40, url.Length)]}");
+        using var codec = SKCodec.Create(new SKMemoryStream(Convert.FromBase64String(url[Prefix.Length..])))
+            ?? throw new InvalidOperationException("the data URL is not an image Skia can open");
+        if (codec.Info.Width != width || codec.Info.Height != height)
+            throw new InvalidOperationException($"the PNG is {codec.Info.Width}×{codec.Info.Height}, not {width}×{height}");
+        using var bitmap = new SKBitmap(new SKImageInfo(width, height, SKColorType.Rgba8888, SKAlphaType.Unpremul));
+        if (codec.GetPixels(bitmap.Info, bitmap.GetPixels()) != SKCodecResult.Success) throw new InvalidOperationException("the PNG does not decode");
+        var rgba = bitmap.GetPixelSpan();
+        var mask = new byte[width * height];
+        for (var i = 0; i < mask.Length; i++) mask[i] = rgba[4 * i + channel] > 127 ? (byte)255 : (byte)0;
+        return mask;
     }
 }

@@ -25,7 +25,8 @@ internal sealed record InteractivePrompt(
 /// <item>percent → pixels: <c>px = pct / 100 · original_width</c> (height for y);</item>
 /// <item>polarity: <c>value.positive</c> (newer protocol, per point) when present, else <c>is_positive</c>, else positive;</item>
 /// <item>a <c>context.event</c> other than <c>predict</c>, items of other types, and items aimed at an Image without
-/// a mask control (<see cref="MaskKinds"/>) give no prompts.</item>
+/// a mask control (<see cref="MaskKinds"/>) give no prompts (<c>/predict</c> hands every call with an event, and the
+/// prompt UI's id-less items, to <see cref="PromptUi"/> instead).</item>
 /// </list>
 /// </summary>
 internal static class InteractivePromptBuilder

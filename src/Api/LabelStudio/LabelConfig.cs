@@ -93,6 +93,10 @@ internal sealed class LabelConfig(IReadOnlyList<ImageTarget> targets, IReadOnlyL
 internal sealed record LabelConfigResult(LabelConfig? Config, string? Problem)
 {
     public bool IsUsable => Config is not null;
+
+    /// <summary>Every Image tag with the known controls that name it, also when <see cref="Config"/> is null (a project
+    /// with only RectangleLabels has no mask control for the smart tools, but the prompt UI still drives it).</summary>
+    public IReadOnlyList<ImageTarget> Images { get; init; } = [];
 }
 
 /// <summary>
@@ -188,7 +192,8 @@ internal sealed class LabelConfigParser
         {
             return new LabelConfigResult(null,
                 $"label_config has no mask control ({MaskKinds.TagList()}); add <BrushLabels name=\"...\" toName=\"{images[0].Name}\"> " +
-                $"(or <PolygonLabels name=\"...\" toName=\"{images[0].Name}\"> for polygons) with the labels masks should get");
+                $"(or <PolygonLabels name=\"...\" toName=\"{images[0].Name}\"> for polygons) with the labels masks should get")
+            { Images = allImages };
         }
 
         var targets = allImages.Where(MaskKinds.HasAny).ToList();
@@ -196,10 +201,11 @@ internal sealed class LabelConfigParser
         {
             return new LabelConfigResult(null,
                 $"the <{masks[0].Control.Tag}> control '{masks[0].Control.Name}' has toName=\"{string.Join(',', masks[0].ToNames)}\", " +
-                $"which names no <Image> (images: {string.Join(", ", images.Select(i => i.Name))})");
+                $"which names no <Image> (images: {string.Join(", ", images.Select(i => i.Name))})")
+            { Images = allImages };
         }
 
-        return new LabelConfigResult(new LabelConfig(targets, allImages), null);
+        return new LabelConfigResult(new LabelConfig(targets, allImages), null) { Images = allImages };
     }
 
     /// <summary>The control tags this parser records, canonical spelling.</summary>

@@ -31,6 +31,8 @@ namespace Sam2Interactive.Api.LabelStudio;
 [JsonSerializable(typeof(PredictionCreateRequest))]
 [JsonSerializable(typeof(Automatic.AnnotateRequest))]
 [JsonSerializable(typeof(Automatic.AnnotateResponse))]
+[JsonSerializable(typeof(string))]
+[JsonSerializable(typeof(CapabilitiesResponse))]
 internal sealed partial class LabelStudioJsonContext : JsonSerializerContext;
 
 /// <summary><c>POST /api/token/refresh/</c> body.</summary>

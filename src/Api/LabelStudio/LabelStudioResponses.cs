@@ -40,6 +40,10 @@ internal sealed class Region
 
     public string Type { get; init; } = "brushlabels";
 
+    /// <summary><c>manual</c> on the prompt UI's <c>bitmask</c> region (as Label Studio's editor expects); null, and not
+    /// written, on the smart tools' regions.</summary>
+    public string? Origin { get; init; }
+
     public int OriginalWidth { get; init; }
 
     public int OriginalHeight { get; init; }
@@ -59,6 +63,7 @@ internal sealed class Region
 /// </summary>
 [JsonDerivedType(typeof(BrushValue))]
 [JsonDerivedType(typeof(PolygonValue))]
+[JsonDerivedType(typeof(BitmaskValue))]
 internal abstract class RegionValue;
 
 /// <summary><c>{"format":"rle","rle":[bytes],"brushlabels":[label]}</c>; without <c>brushlabels</c> for a Brush control.</summary>
@@ -93,6 +98,81 @@ internal sealed class PolygonValue : RegionValue
     /// <summary>The label list; null (not written) for an unlabeled Polygon control.</summary>
     [JsonPropertyName("polygonlabels")]
     public required IReadOnlyList<string>? PolygonLabels { get; init; }
+}
+
+/// <summary>
+/// <c>{"imageDataURL":"data:image/png;base64,…","width":W,"height":H,"bitmasklabels":[label]}</c>: the mask as a PNG of
+/// the image's full size after EXIF orientation (docs/label-studio-protocol.md §7). Without <c>bitmasklabels</c> on the
+/// prompt UI's <c>bitmask</c> region (the label is chosen in the browser on Accept) and for a Bitmask control.
+/// </summary>
+internal sealed class BitmaskValue : RegionValue
+{
+    /// <summary>The data URL as a JSON string literal, quotes included (<see cref="MaskDataUrl"/>), written as is.</summary>
+    [JsonPropertyName("imageDataURL")]
+    [JsonConverter(typeof(RawJsonStringConverter))]
+    public required ReadOnlyMemory<byte> ImageDataUrl { get; init; }
+
+    public int Width { get; init; }
+
+    public int Height { get; init; }
+
+    [JsonPropertyName("bitmasklabels")]
+    public IReadOnlyList<string>? BitmaskLabels { get; init; }
+}
+
+/// <summary>
+/// The prompt UI's <c>capabilities</c> answer (docs/label-studio-protocol.md §7):
+/// <c>{"results":[{"result":[{"id":"c1","type":"capabilities","value":{...}}],"score":0,"model_version":"…"}]}</c>.
+/// </summary>
+internal sealed class CapabilitiesResponse
+{
+    public required IReadOnlyList<CapabilitiesPrediction> Results { get; init; }
+}
+
+internal sealed class CapabilitiesPrediction
+{
+    public required IReadOnlyList<CapabilitiesItem> Result { get; init; }
+
+    public double Score { get; init; }
+
+    public required string ModelVersion { get; init; }
+}
+
+internal sealed class CapabilitiesItem
+{
+    public string Id { get; init; } = "c1";
+
+    public string Type { get; init; } = "capabilities";
+
+    public required Capabilities Value { get; init; }
+}
+
+/// <summary>What the backend takes and drives; the browser requires <see cref="Prompts"/> and <see cref="Targets"/>
+/// to be arrays (LS <c>ml-interactive/types.ts</c> <c>Capabilities</c>).</summary>
+internal sealed class Capabilities
+{
+    /// <summary><c>point</c>, <c>box</c>: the Points/Box toggle appears only with both.</summary>
+    public required IReadOnlyList<string> Prompts { get; init; }
+
+    public required IReadOnlyList<CapabilityTarget> Targets { get; init; }
+
+    public required ModelInfo ModelInfo { get; init; }
+}
+
+/// <summary>A control tag the UI may drive (<c>BitmaskLabels</c>, ...) and the shape it builds from the mask
+/// (<c>mask</c>, <c>bbox</c>, <c>polygon</c>).</summary>
+internal sealed class CapabilityTarget
+{
+    public required string Tag { get; init; }
+
+    public required string Output { get; init; }
+}
+
+internal sealed class ModelInfo
+{
+    public required string Name { get; init; }
+
+    public required string Version { get; init; }
 }
 
 /// <summary><c>/setup</c> answer; LS reads only <c>model_version</c>.</summary>

@@ -8,11 +8,12 @@ namespace Sam2Interactive.Api.LabelStudio;
 /// <summary><c>MASK_OUTPUT</c>: which region kinds a mask becomes.</summary>
 internal enum MaskOutput
 {
-    /// <summary>The first kind, in <see cref="MaskKinds.All"/> order, whose control targets the image (brush before polygon).</summary>
+    /// <summary>The first kind, in <see cref="MaskKinds.All"/> order, whose control targets the image (brush, then polygon,
+    /// then bitmask).</summary>
     Auto,
     Brush,
     Polygon,
-    /// <summary>Every kind whose control targets the image: one region of each per object.</summary>
+    /// <summary>Brush and polygon, each when its control targets the image: one region of each per object.</summary>
     Both,
 }
 
@@ -23,6 +24,8 @@ internal enum MaskKind
     Brush,
     /// <summary>PolygonLabels or Polygon: one polygon per connected component.</summary>
     Polygon,
+    /// <summary>BitmaskLabels or Bitmask: the mask as a PNG data URL (<see cref="BitmaskValue"/>).</summary>
+    Bitmask,
 }
 
 /// <summary>
@@ -32,13 +35,14 @@ internal enum MaskKind
 internal static class MaskKinds
 {
     /// <summary>Every kind, in the order <see cref="MaskOutput.Auto"/> prefers them.</summary>
-    public static IReadOnlyList<MaskKind> All { get; } = [MaskKind.Brush, MaskKind.Polygon];
+    public static IReadOnlyList<MaskKind> All { get; } = [MaskKind.Brush, MaskKind.Polygon, MaskKind.Bitmask];
 
     /// <summary>The control tags of a kind, the labeled one first.</summary>
     public static IReadOnlyList<string> Tags(MaskKind kind) => kind switch
     {
         MaskKind.Brush => ["BrushLabels", "Brush"],
         MaskKind.Polygon => ["PolygonLabels", "Polygon"],
+        MaskKind.Bitmask => ["BitmaskLabels", "Bitmask"],
         _ => throw new ArgumentOutOfRangeException(nameof(kind)),
     };
 
@@ -68,7 +72,7 @@ internal static class MaskKinds
             var wanted = output switch
             {
                 MaskOutput.Auto => outputs.Count == 0,
-                MaskOutput.Both => true,
+                MaskOutput.Both => kind is MaskKind.Brush or MaskKind.Polygon,
                 MaskOutput.Brush => kind == MaskKind.Brush,
                 MaskOutput.Polygon => kind == MaskKind.Polygon,
                 _ => false,
@@ -182,12 +186,49 @@ internal sealed class MaskRegions(MaskOutputOptions options, ApiMetrics metrics,
                         break;
                     }
 
+                case MaskKind.Bitmask:
+                    {
+                        var start = Stopwatch.GetTimestamp();
+                        // With alpha: the classic BitmaskLabels region colours the non-transparent pixels.
+                        var png = prediction is null ? MaskPng.Encode(bytes, width, height, alpha: true) : MaskPng.Encode(prediction, alpha: true);
+                        var value = new BitmaskValue { ImageDataUrl = MaskDataUrl.FromPng(png), Width = width, Height = height, BitmaskLabels = labels };
+                        metrics.Stage("png", start);
+                        regions.Add(NewRegion(target, width, height, imageRotation, control, type, value, score));
+                        added++;
+                        break;
+                    }
+
                 default:
                     throw new UnreachableException($"mask kind {kind}");
             }
         }
 
         return added;
+    }
+
+    /// <summary>
+    /// The prompt UI's answer for one mask (docs/label-studio-protocol.md §7): a single region of type <c>bitmask</c> on
+    /// <paramref name="control"/> with an 8-bit gray 0/255 PNG of the mask's full size, whatever <c>MASK_OUTPUT</c> says
+    /// (the browser reads only <c>result[0].value.imageDataURL</c> and derives boxes and polygons itself).
+    /// </summary>
+    public Region PromptUiRegion(ImageTarget target, LabelControl control, MaskPrediction mask)
+    {
+        ArgumentNullException.ThrowIfNull(mask);
+        var start = Stopwatch.GetTimestamp();
+        var value = new BitmaskValue { ImageDataUrl = MaskDataUrl.FromPng(MaskPng.Encode(mask)), Width = mask.Width, Height = mask.Height };
+        metrics.Stage("png", start);
+        return new Region
+        {
+            Id = RegionId(),
+            FromName = control.Name,
+            ToName = target.ImageName,
+            Type = "bitmask",
+            Origin = "manual",
+            OriginalWidth = mask.Width,
+            OriginalHeight = mask.Height,
+            Value = value,
+            Score = Math.Round(mask.Score, 4),
+        };
     }
 
     /// <summary>Pixel-edge coordinates → Label Studio's percent of the image size (0–100), 4 decimals (under 0.001 px

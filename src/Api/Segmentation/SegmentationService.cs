@@ -67,4 +67,27 @@ internal sealed class SegmentationService(EmbeddingStore store, ImageFetcher fet
         }
         return new PredictionResult { Result = regions, Score = regions.Count == 0 ? 0 : Math.Round(scoreSum / scored, 4), ModelVersion = ModelVersion };
     }
+
+    /// <summary>
+    /// Segments the prompt UI's one object (docs/label-studio-protocol.md §7): the same embedding and decoder run as a
+    /// click, with the prompt scaled from percent to the image's size after EXIF orientation (these calls carry no
+    /// original size), answered as one <c>bitmask</c> region on <paramref name="control"/>.
+    /// </summary>
+    public async Task<PredictionResult> SegmentPromptUiAsync(string imageUri, long? taskId, PercentPrompt prompt, ImageTarget target, LabelControl control,
+        CancellationToken cancellationToken)
+    {
+        using var interactive = Decoder.Priority.EnterInteractive();
+        using var embedding = await GetEmbeddingAsync(imageUri, taskId, EncodePriority.Click, cancellationToken).ConfigureAwait(false);
+        var (width, height) = (embedding.OriginalWidth, embedding.OriginalHeight);
+        var masks = Decoder.PredictMany(embedding, [prompt.ToPixels(width, height)], width, height);
+        try
+        {
+            var region = maskRegions.PromptUiRegion(target, control, masks[0]);
+            return new PredictionResult { Result = [region], Score = region.Score, ModelVersion = ModelVersion };
+        }
+        finally
+        {
+            foreach (var m in masks) m.Dispose();
+        }
+    }
 }

@@ -156,7 +156,6 @@ public sealed class BadInputTests
         yield return C("LabelConfigNotXml", LabelStudioBodies.Predict(Img, Point(), "not <xml"));
         yield return C("LabelConfigWithoutBrushLabels", LabelStudioBodies.Predict(Img, Point(), "<View><Image name=\"image\" value=\"$image\"/><KeyPointLabels name=\"tag2\" toName=\"image\" smart=\"true\"><Label value=\"a\"/></KeyPointLabels></View>"));
         yield return C("FromNameOfMissingControl", Click(Img, Point().Replace("\"to_name\":\"image\"", "\"to_name\":\"other\"", StringComparison.Ordinal)));
-        yield return C("NonPredictEvent", Click(Img).Replace("\"context\":{", "\"context\":{\"event\":\"reset\",", StringComparison.Ordinal));
         yield return C("UnknownItemType", Click(Img, Point().Replace("keypointlabels\",\"original", "polygonlabels\",\"original", StringComparison.Ordinal)));
     }
 

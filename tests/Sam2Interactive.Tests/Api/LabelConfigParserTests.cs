@@ -80,7 +80,7 @@ public sealed class LabelConfigParserTests
         using (Assert.EnterMultipleScope())
         {
             Assert.That(result.IsUsable, Is.False);
-            Assert.That(result.Problem, Does.Contain("no mask control (BrushLabels, Brush, PolygonLabels or Polygon)")
+            Assert.That(result.Problem, Does.Contain("no mask control (BrushLabels, Brush, PolygonLabels, Polygon, BitmaskLabels or Bitmask)")
                 .And.Contain("<BrushLabels name=\"...\" toName=\"image\">").And.Contain("<PolygonLabels"));
         }
     }

@@ -13,11 +13,15 @@ public sealed class MaskKindsTests
 
     private const string Brush = """<BrushLabels name="brush" toName="image"><Label value="A"/></BrushLabels>""";
     private const string Polygon = """<PolygonLabels name="poly" toName="image"><Label value="A"/></PolygonLabels>""";
+    private const string Bitmask = """<BitmaskLabels name="mask" toName="image"><Label value="A"/></BitmaskLabels>""";
 
     [TestCase(Brush + Polygon, "auto", "brush", "")]            // both controls: brush, as the seed did
     [TestCase(Polygon, "auto", "poly", "")]                     // polygon-only project
     [TestCase(Brush, "auto", "brush", "")]
     [TestCase(Brush + Polygon, "both", "brush,poly", "")]
+    [TestCase(Bitmask, "auto", "mask", "")]                     // BitmaskLabels project: bitmask regions
+    [TestCase(Bitmask + Brush, "auto", "brush", "")]            // brush still first
+    [TestCase(Bitmask + Brush + Polygon, "both", "brush,poly", "")] // both stays brush and polygon
     [TestCase(Brush + Polygon, "polygon", "poly", "")]
     [TestCase(Brush, "both", "brush", "Polygon")]               // requested kind missing: logged, left out
     [TestCase(Brush, "polygon", "", "Polygon")]
@@ -37,6 +41,6 @@ public sealed class MaskKindsTests
     [Test]
     public void TagList_EveryKind_NamesEachControlTag()
     {
-        Assert.That(MaskKinds.TagList(), Is.EqualTo("BrushLabels, Brush, PolygonLabels or Polygon"));
+        Assert.That(MaskKinds.TagList(), Is.EqualTo("BrushLabels, Brush, PolygonLabels, Polygon, BitmaskLabels or Bitmask"));
     }
 }

@@ -66,6 +66,23 @@ public sealed class MaskPngTests
         Assert.That(mask.HasPixels, Is.False, "the W×H mask was never produced");
     }
 
+    [TestCase(17, 5)]   // odd width
+    [TestCase(640, 480)]
+    public void Encode_WithAlpha_ForegroundOpaqueWhiteBackgroundTransparent(int w, int h)
+    {
+        var mask = Ellipses(w, h);
+
+        using var png = MaskPng.Encode(mask, w, h, alpha: true);
+        using var codec = SKCodec.Create(new SKMemoryStream(png.WrittenMemory.ToArray()));
+        using var bitmap = new SKBitmap(new SKImageInfo(w, h, SKColorType.Rgba8888, SKAlphaType.Unpremul));
+        Assert.That(codec.GetPixels(bitmap.Info, bitmap.GetPixels()), Is.EqualTo(SKCodecResult.Success));
+        var rgba = bitmap.GetPixelSpan().ToArray();
+
+        // Red (what the prompt UI reads) and alpha (what a BitmaskLabels region colours) both equal the mask.
+        Assert.That(Enumerable.Range(0, w * h).Select(i => rgba[4 * i]), Is.EqualTo(mask));
+        Assert.That(Enumerable.Range(0, w * h).Select(i => rgba[4 * i + 3]), Is.EqualTo(mask));
+    }
+
     [Test]
     public void Encode_NonZeroValues_BecomeForeground255()
     {

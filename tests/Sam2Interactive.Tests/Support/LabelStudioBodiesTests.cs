@@ -37,6 +37,22 @@ public sealed class LabelStudioBodiesTests
     }
 
     [Test]
+    public void PromptUi_GermanCulture_ValidJsonShapedAsSection7()
+    {
+        var items = LabelStudioBodies.PromptPoint(101.5f, 297.6f, false, W, H) + "," + LabelStudioBodies.PromptBox(10.5f, 20.25f, 30.5f, 25.75f);
+
+        using var json = JsonDocument.Parse(LabelStudioBodies.PromptUi("/data/upload/2/a.png", "predict", items));
+
+        var context = json.RootElement.GetProperty("params").GetProperty("context");
+        Assert.That(context.GetProperty("event").GetString(), Is.EqualTo("predict"));
+        var point = context.GetProperty("result")[0];
+        Assert.That(point.GetProperty("value").GetProperty("x").GetSingle(), Is.EqualTo(101.5f / W * 100));
+        Assert.That(point.GetProperty("value").GetProperty("positive").GetBoolean(), Is.False);
+        Assert.That(point.TryGetProperty("id", out _) || point.TryGetProperty("from_name", out _) || point.TryGetProperty("original_width", out _), Is.False);
+        Assert.That(context.GetProperty("result")[1].GetProperty("value").GetProperty("height").GetSingle(), Is.EqualTo(25.75f));
+    }
+
+    [Test]
     public void KeyPoint_NegativeAndUnspecified_IsPositiveFalseOrAbsent()
     {
         using var negative = JsonDocument.Parse(LabelStudioBodies.KeyPoint(10.25f, 20.75f, false, W, H));
