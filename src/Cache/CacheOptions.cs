@@ -3,8 +3,15 @@ namespace Sam2Interactive.Cache;
 /// <summary>Settings of the embedding cache stage. Api fills them from the environment (docs/configuration.md).</summary>
 public sealed class CacheOptions
 {
-    /// <value><c>CACHE_MEMORY_MB</c>: bytes of embeddings kept in process (16 MiB each as float32). Default 1024 MiB (64 images).</value>
-    public long MemoryBytes { get; init; } = 1024L << 20;
+    /// <summary>
+    /// 1536 MiB (96 images): with SAM2.1-tiny a replica then stays within a 4 GiB container during an encode, with about
+    /// 1 GiB to spare (docs/scaling.md, "Memory of a replica").
+    /// </summary>
+    public const long DefaultMemoryBytes = 1536L << 20;
+
+    /// <value><c>CACHE_MEMORY_MB</c>: bytes of embeddings kept in process (16 MiB each as float32). Default
+    /// <see cref="DefaultMemoryBytes"/>.</value>
+    public long MemoryBytes { get; init; } = DefaultMemoryBytes;
 
     /// <value><c>ENCODER_CONCURRENCY</c>: encoder runs at once in this process. Default 1 (one per device).</value>
     public int EncoderConcurrency { get; init; } = 1;

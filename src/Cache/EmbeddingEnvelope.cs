@@ -120,7 +120,8 @@ internal sealed class EmbeddingEnvelope
     /// Returns null and a reason for anything that is not a complete, checksum-valid version-<see cref="CurrentFormatVersion"/>
     /// envelope of <paramref name="modelId"/> with the expected shapes; never throws on bad input.
     /// </summary>
-    public static ImageEmbedding? TryDecode(ReadOnlyMemory<byte> value, string modelId, out string? rejection)
+    /// <param name="pool">Where the new embedding's buffer comes from; <see cref="EmbeddingPool.Shared"/> when null.</param>
+    public static ImageEmbedding? TryDecode(ReadOnlyMemory<byte> value, string modelId, out string? rejection, EmbeddingPool? pool = null)
     {
         EmbeddingEnvelope envelope;
         try
@@ -144,7 +145,7 @@ internal sealed class EmbeddingEnvelope
 
         var dtype = envelope.DType == Float16 ? CacheDType.Float16 : CacheDType.Float32;
         var src = envelope.Data.Span;
-        var embedding = new ImageEmbedding(envelope.OriginalWidth, envelope.OriginalHeight);
+        var embedding = new ImageEmbedding(envelope.OriginalWidth, envelope.OriginalHeight, pool);
         var offset = 0;
         offset += ReadTensor(src[offset..], embedding.ImageEmbed.Span, dtype);
         offset += ReadTensor(src[offset..], embedding.HighResFeats0.Span, dtype);

@@ -43,6 +43,7 @@ internal sealed class RedisEmbeddingTier : IDistributedEmbeddingTier, IDisposabl
     private readonly string _modelId;
     private readonly ILogger _logger;
     private readonly TimeProvider _time;
+    private readonly EmbeddingPool? _pool;
     private readonly Task<ConnectionMultiplexer> _connecting;
     private readonly ResiliencePipeline _pipeline;
     private readonly CircuitBreakerStateProvider _breaker = new();
@@ -66,7 +67,8 @@ internal sealed class RedisEmbeddingTier : IDistributedEmbeddingTier, IDisposabl
 
     /// <param name="options">Must have <see cref="RedisCacheOptions.Redis"/> set; its configuration is cloned, not changed.</param>
     /// <param name="modelId">Identity of the encoder file (no braces: it is part of the Cluster hash tag).</param>
-    public RedisEmbeddingTier(RedisCacheOptions options, string modelId, ILogger logger, TimeProvider? timeProvider = null)
+    /// <param name="pool">Where embeddings read from Redis get their buffers; <see cref="EmbeddingPool.Shared"/> when null.</param>
+    public RedisEmbeddingTier(RedisCacheOptions options, string modelId, ILogger logger, TimeProvider? timeProvider = null, EmbeddingPool? pool = null)
     {
         ArgumentNullException.ThrowIfNull(options);
         if (options.Redis is null) throw new ArgumentException("REDIS_URL is not set; use NoDistributedEmbeddingTier.", nameof(options));
@@ -77,6 +79,7 @@ internal sealed class RedisEmbeddingTier : IDistributedEmbeddingTier, IDisposabl
         _modelId = modelId;
         _logger = logger;
         _time = timeProvider ?? TimeProvider.System;
+        _pool = pool;
         _smallTimeout = options.OperationTimeout;
         _getTimeout = TimeoutFor(MaxValueBytes);
         _doneChannel = RedisChannel.Literal($"{options.Prefix}done:{modelId}");
@@ -145,7 +148,7 @@ internal sealed class RedisEmbeddingTier : IDistributedEmbeddingTier, IDisposabl
         string? rejection;
         using (lease)
         {
-            embedding = EmbeddingEnvelope.TryDecode(lease.Memory, _modelId, out rejection);
+            embedding = EmbeddingEnvelope.TryDecode(lease.Memory, _modelId, out rejection, _pool);
         }
         if (embedding is not null)
         {

@@ -1,11 +1,9 @@
-using System.Buffers;
-
 namespace Sam2Interactive.Encoder;
 
 /// <summary>
 /// The encoder's output for one image: the three tensors the prompt decoder takes, plus the original image size.
-/// Buffers are rented from <see cref="ArrayPool{T}.Shared"/> and returned when the last reference is released, so a cache can
-/// hand the same instance to concurrent clicks without copying its 16 MiB.
+/// The tensors share one array from an <see cref="EmbeddingPool"/>, returned when the last reference is released, so a
+/// cache can hand the same instance to concurrent clicks without copying its 16 MiB.
 /// </summary>
 /// <remarks>
 /// Ownership: the creator holds one reference. Every other holder calls <see cref="TryAddReference"/> and, on success,
@@ -22,20 +20,19 @@ public sealed class ImageEmbedding : IDisposable
 
     private static int s_live;
 
-    private float[]? _imageEmbed;
-    private float[]? _highResFeats0;
-    private float[]? _highResFeats1;
+    private readonly EmbeddingPool _pool;
+    private float[]? _buffer;
     private int _references = 1;
 
-    /// <summary>Rents uninitialised buffers for an image of the given original size.</summary>
-    public ImageEmbedding(int originalWidth, int originalHeight)
+    /// <summary>Rents an uninitialised buffer for an image of the given original size.</summary>
+    /// <param name="pool">Where the buffer comes from and goes back to; <see cref="EmbeddingPool.Shared"/> when null.</param>
+    public ImageEmbedding(int originalWidth, int originalHeight, EmbeddingPool? pool = null)
     {
         if (originalWidth <= 0 || originalHeight <= 0) throw new ArgumentOutOfRangeException(nameof(originalWidth), "image size must be positive");
         OriginalWidth = originalWidth;
         OriginalHeight = originalHeight;
-        _imageEmbed = ArrayPool<float>.Shared.Rent(ImageEmbedLength);
-        _highResFeats0 = ArrayPool<float>.Shared.Rent(HighResFeats0Length);
-        _highResFeats1 = ArrayPool<float>.Shared.Rent(HighResFeats1Length);
+        _pool = pool ?? EmbeddingPool.Shared;
+        _buffer = _pool.Rent();
         Interlocked.Increment(ref s_live);
     }
 
@@ -49,13 +46,13 @@ public sealed class ImageEmbedding : IDisposable
     public int OriginalHeight { get; }
 
     /// <summary>[1,256,64,64] float32, NCHW. Valid while a reference is held.</summary>
-    public Memory<float> ImageEmbed => _imageEmbed.AsMemory(0, ImageEmbedLength);
+    public Memory<float> ImageEmbed => _buffer.AsMemory(0, ImageEmbedLength);
 
     /// <summary>[1,32,256,256] float32, NCHW. Valid while a reference is held.</summary>
-    public Memory<float> HighResFeats0 => _highResFeats0.AsMemory(0, HighResFeats0Length);
+    public Memory<float> HighResFeats0 => _buffer.AsMemory(ImageEmbedLength, HighResFeats0Length);
 
     /// <summary>[1,64,128,128] float32, NCHW. Valid while a reference is held.</summary>
-    public Memory<float> HighResFeats1 => _highResFeats1.AsMemory(0, HighResFeats1Length);
+    public Memory<float> HighResFeats1 => _buffer.AsMemory(ImageEmbedLength + HighResFeats0Length, HighResFeats1Length);
 
     /// <summary>Takes another reference unless the buffers are already gone.</summary>
     public bool TryAddReference()
@@ -70,19 +67,13 @@ public sealed class ImageEmbedding : IDisposable
         return false;
     }
 
-    /// <summary>Releases one reference; the last one returns the buffers to the pool.</summary>
+    /// <summary>Releases one reference; the last one returns the buffer to its pool.</summary>
     public void Dispose()
     {
         if (Interlocked.Decrement(ref _references) != 0) return;
-        Return(ref _imageEmbed);
-        Return(ref _highResFeats0);
-        Return(ref _highResFeats1);
+        var buffer = Interlocked.Exchange(ref _buffer, null);
+        if (buffer is null) return;
+        _pool.Return(buffer);
         Interlocked.Decrement(ref s_live);
-    }
-
-    private static void Return(ref float[]? buffer)
-    {
-        var b = Interlocked.Exchange(ref buffer, null);
-        if (b is not null) ArrayPool<float>.Shared.Return(b);
     }
 }

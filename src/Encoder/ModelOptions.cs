@@ -33,6 +33,10 @@ public sealed partial class ModelOptions
     /// The decoder has its own (<c>DECODER_THREADS</c>, in the decoder stage's options).</value>
     public int Threads { get; init; }
 
+    /// <value><c>ENCODER_ARENA</c>: what the encoder session does with the memory of a run's activations (on CPU). Default
+    /// <see cref="EncoderArena.Off"/>: returned to the system after each run.</value>
+    public EncoderArena EncoderArena { get; init; } = EncoderArena.Off;
+
     /// <value>Whether ONNX Runtime's intra-op threads spin while waiting for work (its default, true). Not a setting: the
     /// benchmarks compare it (docs/benchmarks.md).</value>
     public bool AllowSpinning { get; init; } = true;
@@ -104,4 +108,22 @@ public sealed partial class ModelOptions
     {
         if (!File.Exists(path)) throw new FileNotFoundException($"{setting} points to '{path}', which does not exist.", path);
     }
+}
+
+/// <summary>
+/// How the encoder session holds the memory of a run's activations (one SAM2.1-tiny run: about 0.9 GiB on CPU). The
+/// decoder's session always keeps its arena: its runs need a few MiB.
+/// </summary>
+public enum EncoderArena
+{
+    /// <summary>No ONNX Runtime arena: activations are allocated for a run and freed after it (large blocks go back to the
+    /// system at once).</summary>
+    Off,
+
+    /// <summary>The arena, shrunk after each run (run option <c>memory.enable_memory_arena_shrinkage</c>): unused arena
+    /// regions are freed.</summary>
+    Shrink,
+
+    /// <summary>The arena kept at the peak of the largest run (ONNX Runtime's default; the behaviour before issue 15).</summary>
+    Keep,
 }

@@ -11,12 +11,13 @@ public static class OrtSessionFactory
 {
     /// <param name="provider">"CUDA" or "CPU": the execution provider this session runs on.</param>
     /// <param name="intraOpThreads">Intra-op threads of this session (0: one per core), instead of <see cref="ModelOptions.Threads"/>.</param>
+    /// <param name="cpuArena">Whether the session keeps ONNX Runtime's CPU arena (false: each run's activations are freed after it).</param>
     /// <exception cref="InvalidDataException">The file is missing or not a loadable ONNX model; the message names it.</exception>
-    public static InferenceSession Create(string path, ModelOptions options, ILogger logger, out string provider, int? intraOpThreads = null)
+    public static InferenceSession Create(string path, ModelOptions options, ILogger logger, out string provider, int? intraOpThreads = null, bool cpuArena = true)
     {
         ArgumentNullException.ThrowIfNull(options);
         if (!File.Exists(path)) throw new InvalidDataException($"Model file '{path}' does not exist.");
-        var sessionOptions = CreateOptions(options, intraOpThreads ?? options.Threads, logger, out provider);
+        var sessionOptions = CreateOptions(options, intraOpThreads ?? options.Threads, cpuArena, logger, out provider);
         try
         {
             // By path, not bytes: external-data weights (*.onnx_data) are resolved relative to the file.
@@ -32,9 +33,9 @@ public static class OrtSessionFactory
         }
     }
 
-    private static SessionOptions CreateOptions(ModelOptions options, int threads, ILogger logger, out string provider)
+    private static SessionOptions CreateOptions(ModelOptions options, int threads, bool cpuArena, ILogger logger, out string provider)
     {
-        var so = NewCpuOptions(options, threads);
+        var so = NewCpuOptions(options, threads, cpuArena);
         provider = "CPU";
         if (!options.Device.StartsWith("cuda", StringComparison.Ordinal)) return so;
         var deviceId = options.Device.Length > 5 && int.TryParse(options.Device.AsSpan(5), out var id) ? id : 0;
@@ -54,18 +55,19 @@ public static class OrtSessionFactory
             // Missing libcudart/libcublas/cuDNN or no driver: the append throws. Start over with a clean CPU options object.
             Log.CudaUnavailable(logger, e.Message);
             so.Dispose();
-            so = NewCpuOptions(options, threads);
+            so = NewCpuOptions(options, threads, cpuArena);
         }
         return so;
     }
 
-    private static SessionOptions NewCpuOptions(ModelOptions options, int threads)
+    private static SessionOptions NewCpuOptions(ModelOptions options, int threads, bool cpuArena)
     {
         var so = new SessionOptions
         {
             GraphOptimizationLevel = GraphOptimizationLevel.ORT_ENABLE_ALL,
             ExecutionMode = ExecutionMode.ORT_SEQUENTIAL,
             EnableMemoryPattern = true,
+            EnableCpuMemArena = cpuArena,
             LogSeverityLevel = OrtLoggingLevel.ORT_LOGGING_LEVEL_ERROR,
         };
         if (threads > 0) so.IntraOpNumThreads = threads;

@@ -18,16 +18,19 @@ public sealed class Sam2Encoder : IDisposable
     private readonly string[] _outputNames;
     private readonly ModelOptions _options;
     private readonly EncoderMetrics _metrics;
+    private readonly EmbeddingPool _pool;
     private long _runs;
 
     /// <param name="metrics">Where runs and timings go; null for a meter no host exports.</param>
+    /// <param name="pool">Where the embeddings' buffers come from; <see cref="EmbeddingPool.Shared"/> when null.</param>
     /// <exception cref="InvalidDataException">The file is missing, not loadable, or not a SAM2 image encoder; the message names it.</exception>
-    public Sam2Encoder(string path, ModelOptions options, ILogger logger, EncoderMetrics? metrics = null)
+    public Sam2Encoder(string path, ModelOptions options, ILogger logger, EncoderMetrics? metrics = null, EmbeddingPool? pool = null)
     {
         ArgumentNullException.ThrowIfNull(options);
         _options = options;
         _metrics = metrics ?? new EncoderMetrics(null);
-        _session = OrtSessionFactory.Create(path, options, logger, out var provider);
+        _pool = pool ?? EmbeddingPool.Shared;
+        _session = OrtSessionFactory.Create(path, options, logger, out var provider, cpuArena: options.EncoderArena != EncoderArena.Off);
         try
         {
             _inputNames = [ResolveInput(_session, path)];
@@ -155,7 +158,7 @@ public sealed class Sam2Encoder : IDisposable
 
     private ImageEmbedding RunSession(Memory<float> input, int originalWidth, int originalHeight)
     {
-        var embedding = new ImageEmbedding(originalWidth, originalHeight);
+        var embedding = new ImageEmbedding(originalWidth, originalHeight, _pool);
         try
         {
             // Outputs are written straight into the embedding's pooled buffers: no copy of the 16 MiB.
@@ -164,6 +167,8 @@ public sealed class Sam2Encoder : IDisposable
             using var feats0 = OrtValue.CreateTensorValueFromMemory(OrtMemoryInfo.DefaultInstance, embedding.HighResFeats0, Sam2Tensors.HighResFeats0Shape.ToArray());
             using var feats1 = OrtValue.CreateTensorValueFromMemory(OrtMemoryInfo.DefaultInstance, embedding.HighResFeats1, Sam2Tensors.HighResFeats1Shape.ToArray());
             using var runOptions = new RunOptions();
+            // Frees the arena regions this run left unused, so a run's activations do not stay resident between images.
+            if (_options.EncoderArena == EncoderArena.Shrink) runOptions.AddRunConfigEntry("memory.enable_memory_arena_shrinkage", "cpu:0");
             _session.Run(runOptions, _inputNames, [inputValue], _outputNames, [embed, feats0, feats1]);
             return embedding;
         }

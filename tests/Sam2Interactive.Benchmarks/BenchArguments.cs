@@ -1,9 +1,11 @@
+using Sam2Interactive.Encoder;
 using Sam2Interactive.StandIns;
 
 namespace Sam2Interactive.Benchmarks;
 
 /// <summary>Options shared by the driver's commands: <c>--encoder/--decoder</c> (real model files; default: the realistic
-/// stand-ins generated into a temp folder), <c>--threads</c>, <c>--encoder-runs</c> (5) and <c>--decoder-runs</c> (21) timed runs for <c>cost</c>, <c>--small</c> (small stand-ins, a smoke run).</summary>
+/// stand-ins generated into a temp folder), <c>--threads</c>, <c>--encoder-runs</c> (5) and <c>--decoder-runs</c> (21) timed runs for <c>cost</c>, <c>--small</c> (small stand-ins, a smoke run),
+/// <c>--arena off|shrink|keep</c> (the bare encoder session's <c>ENCODER_ARENA</c>, for <c>cost</c>).</summary>
 internal sealed class BenchArguments
 {
     public string? Encoder { get; private set; }
@@ -13,6 +15,7 @@ internal sealed class BenchArguments
     public int DecoderRuns { get; private set; } = 21;
     public bool Small { get; private set; }
     public string? RedisServer { get; private set; }
+    public EncoderArena Arena { get; private set; } = EncoderArena.Off;
 
     public static BenchArguments Parse(IEnumerable<string> args)
     {
@@ -30,6 +33,7 @@ internal sealed class BenchArguments
                 case "--decoder-runs": result.DecoderRuns = int.Parse(Next("--decoder-runs"), System.Globalization.CultureInfo.InvariantCulture); break;
                 case "--small": result.Small = true; break;
                 case "--redis-server": result.RedisServer = Next("--redis-server"); break;
+                case "--arena": result.Arena = Enum.Parse<EncoderArena>(Next("--arena"), ignoreCase: true); break;
                 default: throw new ArgumentException($"unknown option '{e.Current}'");
             }
         }

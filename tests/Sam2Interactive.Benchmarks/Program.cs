@@ -4,6 +4,8 @@ namespace Sam2Interactive.Benchmarks;
 
 /// <summary>
 /// <c>quick</c>: the end-to-end load driver, one table of ratios (docs/benchmarks.md). <c>cost</c>: bare session run times.
+/// <c>memory</c>: the server's resident memory as a separate process, start to soak. <c>arena-cost</c>: each
+/// ENCODER_ARENA choice's time per encode, interleaved.
 /// <c>auto [grids…]</c>: automatic masks, time per image and clicks kept during pre-annotation; <c>auto-clicks</c>: the clicks only.
 /// Anything else goes to BenchmarkDotNet's switcher (e.g. <c>--filter '*'</c> for every kernel).
 /// </summary>
@@ -17,6 +19,10 @@ public static class Program
             {
                 case "quick":
                     return await QuickSuite.RunAsync(BenchArguments.Parse(args.Skip(1)));
+                case "memory":
+                    return await MemoryRun.RunAsync(args[1..]);
+                case "arena-cost":
+                    return ArenaCost.Run(BenchArguments.Parse(args.Skip(1)));
                 case "cost":
                     return StandInCost.Run(BenchArguments.Parse(args.Skip(1)));
                 case "auto":

@@ -39,7 +39,7 @@ internal static class StandInCost
     public sealed record Measurement(
         double EncoderWallMs, double EncoderCpuMs, double EncoderMinWallMs, int EncoderRuns,
         double DecoderWallMs, double DecoderCpuMs, double DecoderMinWallMs, int DecoderRuns,
-        long? ResidentBeforeEncoder, long? EncoderPeak, long? ResidentBeforeDecoder, long? DecoderPeak)
+        long? ResidentBeforeEncoder, long? EncoderPeak, long? ResidentBeforeDecoder, long? DecoderPeak, long? ResidentAfterEncoder = null)
     {
         public long? EncoderPeakAdded => EncoderPeak - ResidentBeforeEncoder;
 
@@ -50,8 +50,8 @@ internal static class StandInCost
     {
         var (encoderPath, decoderPath) = args.ResolveModels();
         var load = Stopwatch.StartNew();
-        using var models = new BareModels(encoderPath, decoderPath, args.Threads);
-        Console.WriteLine($"models: {encoderPath} | {decoderPath} (loaded in {load.Elapsed.TotalSeconds:F1} s)");
+        using var models = new BareModels(encoderPath, decoderPath, args.Threads, args.Arena);
+        Console.WriteLine($"models: {encoderPath} | {decoderPath} (loaded in {load.Elapsed.TotalSeconds:F1} s); ENCODER_ARENA {args.Arena}");
         var cost = models.Measure(args.EncoderRuns, args.DecoderRuns);
         Print(cost, "");
         Console.WriteLine($"machine: {Environment.ProcessorCount} logical cores, load average {LoadAverage()}");
@@ -68,6 +68,8 @@ internal static class StandInCost
         Console.WriteLine($"{indent}decoder run: median {cost.DecoderWallMs:F1} ms wall, {cost.DecoderCpuMs:F1} ms CPU ({cost.DecoderCpuMs / cost.DecoderWallMs:F2} cores), over {cost.DecoderRuns} (min wall {cost.DecoderMinWallMs:F1}); reference {ReferenceDecoderMs:F0} ms: {Versus(cost.DecoderWallMs, ReferenceDecoderMs)}");
         Console.WriteLine($"{indent}encoder first run: peak {ProcessMemory.MiB(cost.EncoderPeak)} resident, {ProcessMemory.MiB(cost.EncoderPeakAdded)} above the {ProcessMemory.MiB(cost.ResidentBeforeEncoder)} before it; reference peak ≈ {ProcessMemory.MiB(ReferenceEncoderPeakBytes)}: {(cost.EncoderPeak is { } p ? Versus(p, ReferenceEncoderPeakBytes) : "n/a")}");
         Console.WriteLine($"{indent}decoder first run: {ProcessMemory.MiB(cost.DecoderPeakAdded)} above the {ProcessMemory.MiB(cost.ResidentBeforeDecoder)} before it");
+        if (cost.ResidentAfterEncoder is { } after)
+            Console.WriteLine($"{indent}between encodes: {ProcessMemory.MiB(after)} resident after the last encoder run (one embedding held), {ProcessMemory.MiB(after - cost.ResidentBeforeEncoder)} above the process before the first");
     }
 
     /// <summary>"1.03× (within ±15 %)" or "1.40× (OUTSIDE ±15 %)".</summary>
@@ -125,9 +127,9 @@ internal static class StandInCost
         private readonly ServiceProvider _meters;
         private readonly StageTimings _stages;
 
-        public BareModels(string encoderPath, string decoderPath, int threads)
+        public BareModels(string encoderPath, string decoderPath, int threads, EncoderArena arena = EncoderArena.Off)
         {
-            var options = new ModelOptions { EncoderPath = encoderPath, DecoderPath = decoderPath, Device = "cpu", Threads = threads };
+            var options = new ModelOptions { EncoderPath = encoderPath, DecoderPath = decoderPath, Device = "cpu", Threads = threads, EncoderArena = arena };
             _meters = new ServiceCollection().AddMetrics().BuildServiceProvider();
             var meterFactory = _meters.GetRequiredService<IMeterFactory>();
             _stages = new StageTimings(meterFactory);
@@ -171,6 +173,7 @@ internal static class StandInCost
                 encodeCpu.Add((Process.GetCurrentProcess().TotalProcessorTime - cpu).TotalMilliseconds);
             }
 
+            var residentAfterEncoder = ProcessMemory.Resident();
             var prompt = new Prompt([new PromptPoint(512, 512, true)]);
             var decodeTimes = new List<double>();
             var decodeCpu = new List<double>();
@@ -189,7 +192,7 @@ internal static class StandInCost
             return new Measurement(
                 Stats.Median(encodeTimes), Stats.Median(encodeCpu), encodeTimes.Min(), encodeTimes.Count,
                 Stats.Median(decodeTimes), Stats.Median(decodeCpu), decodeTimes.Min(), decodeTimes.Count,
-                residentBeforeEncoder, encoderPeak, residentBeforeDecoder, decoderPeak);
+                residentBeforeEncoder, encoderPeak, residentBeforeDecoder, decoderPeak, residentAfterEncoder);
         }
 
         /// <summary>Collects garbage, resets the peak and returns the resident bytes now; null when the peak cannot be reset

@@ -63,7 +63,7 @@ internal sealed record Sam2Settings(ModelOptions Model, DecoderOptions Decoder, 
     public static IReadOnlyList<string> Names { get; } =
     [
         "PORT", "MODEL_DIR", "MODEL_NAME", "MODEL_CONFIG", "MODEL_CHECKPOINT", "ENCODER_PATH", "DECODER_PATH", "DEVICE", "THREADS",
-        "DECODER_THREADS", "WORKERS", "MAX_HOLE_AREA", "MAX_SPRINKLE_AREA", "MAX_IMAGE_PIXELS", "MAX_IMAGE_BYTES", "CACHE_MEMORY_MB", "ENCODER_CONCURRENCY",
+        "ENCODER_ARENA", "DECODER_THREADS", "WORKERS", "MAX_HOLE_AREA", "MAX_SPRINKLE_AREA", "MAX_IMAGE_PIXELS", "MAX_IMAGE_BYTES", "CACHE_MEMORY_MB", "ENCODER_CONCURRENCY",
         "PREFETCH_QUEUE", "REDIS_URL", "CACHE_DTYPE", "CACHE_TTL", "CACHE_PREFIX", "LOCK_TTL", "LOCK_WAIT", "SHUTDOWN_TIMEOUT", "MAX_REQUEST_BYTES", "LOG_LEVEL",
         "LABEL_STUDIO_URL", "LABEL_STUDIO_HOST", "LABEL_STUDIO_API_KEY", "LABEL_STUDIO_ACCESS_TOKEN", "LOCAL_FILES_DOCUMENT_ROOT",
         "FETCH_TIMEOUT", "IMAGE_URL_POLICY", "IMAGE_URL_ALLOWLIST", "BASIC_AUTH_USER", "BASIC_AUTH_PASS", "WEBHOOK_SECRET", "MODEL_BASE_URL",
@@ -102,6 +102,7 @@ internal sealed record Sam2Settings(ModelOptions Model, DecoderOptions Decoder, 
             DecoderPath = r.Text("DECODER_PATH"),
             Device = device,
             Threads = r.Int("THREADS", 0, 0, 1024),
+            EncoderArena = r.Choice("ENCODER_ARENA", EncoderArena.Off, ("off", EncoderArena.Off), ("shrink", EncoderArena.Shrink), ("keep", EncoderArena.Keep)),
             MaxImagePixels = r.Long("MAX_IMAGE_PIXELS", 100_000_000, 1, long.MaxValue),
         };
 
@@ -182,7 +183,7 @@ internal sealed record Sam2Settings(ModelOptions Model, DecoderOptions Decoder, 
             throw SettingReader.Invalid("CACHE_PREFIX", "at most 128 characters without braces or whitespace", prefix);
         return new CacheOptions
         {
-            MemoryBytes = r.Size("CACHE_MEMORY_MB", 1024L << 20, 0, 1L << 50, plainUnit: 1L << 20),
+            MemoryBytes = r.Size("CACHE_MEMORY_MB", CacheOptions.DefaultMemoryBytes, 0, 1L << 50, plainUnit: 1L << 20),
             EncoderConcurrency = r.Int("ENCODER_CONCURRENCY", 1, 1, 64),
             LockWait = r.Duration("LOCK_WAIT", TimeSpan.FromSeconds(120), TimeSpan.Zero, TimeSpan.FromHours(1)),
             Redis = new RedisCacheOptions

@@ -27,7 +27,7 @@ public sealed partial class Sam2SettingsTests
             Assert.That(s.Model.MaxImagePixels, Is.EqualTo(100_000_000));
             Assert.That((s.Decoder.Workers, s.Decoder.Threads, s.Decoder.MaxHoleArea, s.Decoder.MaxSprinkleArea),
                 Is.EqualTo((Environment.ProcessorCount, 1, 0, 0)), "WORKERS: one decoder run per core; DECODER_THREADS: one thread each");
-            Assert.That((s.Cache.MemoryBytes, s.Cache.EncoderConcurrency, s.Cache.LockWait), Is.EqualTo((1024L << 20, 1, TimeSpan.FromSeconds(120))));
+            Assert.That((s.Cache.MemoryBytes, s.Cache.EncoderConcurrency, s.Cache.LockWait), Is.EqualTo((1536L << 20, 1, TimeSpan.FromSeconds(120))));
             Assert.That(s.Cache.Redis.Enabled, Is.False);
             Assert.That((s.Cache.Redis.DType, s.Cache.Redis.Ttl, s.Cache.Redis.Prefix, s.Cache.Redis.LockTtl),
                 Is.EqualTo((CacheDType.Float16, TimeSpan.FromDays(7), "sam2:", TimeSpan.FromSeconds(30))));

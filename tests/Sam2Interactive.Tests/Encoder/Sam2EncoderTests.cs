@@ -44,6 +44,26 @@ public sealed class Sam2EncoderTests : EmbeddingLeakCheck
         Assert.That(red, Is.EqualTo((128f / 255f - 0.485f) / 0.229f).Within(1e-3));
     }
 
+    [TestCase(EncoderArena.Off)]
+    [TestCase(EncoderArena.Shrink)]
+    public void EncodeImage_ArenaOffOrShrunk_SameBytesAsTheKeptArenaOnEveryRun(EncoderArena arena)
+    {
+        var options = StandInModelSet.Options(StandInFormat.SamExporter);
+        using var kept = new Sam2Encoder(options.EncoderPath!, new ModelOptions { EncoderPath = options.EncoderPath, DecoderPath = options.DecoderPath, Device = "cpu", EncoderArena = EncoderArena.Keep }, NullLogger.Instance);
+        using var candidate = new Sam2Encoder(options.EncoderPath!, new ModelOptions { EncoderPath = options.EncoderPath, DecoderPath = options.DecoderPath, Device = "cpu", EncoderArena = arena }, NullLogger.Instance);
+        var scene = Scenes.Create(320, 240);
+
+        using var expected = kept.EncodeImage(scene.Encoded);
+        // Twice: the second run is the one that finds the first run's memory freed (off) or shrunk (shrink).
+        for (var run = 0; run < 2; run++)
+        {
+            using var actual = candidate.EncodeImage(scene.Encoded);
+            Assert.That(actual.ImageEmbed.Span.SequenceEqual(expected.ImageEmbed.Span), Is.True, $"image_embed, run {run}");
+            Assert.That(actual.HighResFeats0.Span.SequenceEqual(expected.HighResFeats0.Span), Is.True, $"high_res_feats_0, run {run}");
+            Assert.That(actual.HighResFeats1.Span.SequenceEqual(expected.HighResFeats1.Span), Is.True, $"high_res_feats_1, run {run}");
+        }
+    }
+
     [Test]
     public void Run_TwoEmbeddings_BuffersReturnedOnDispose()
     {

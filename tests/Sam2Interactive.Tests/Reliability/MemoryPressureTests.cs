@@ -11,8 +11,8 @@ namespace Sam2Interactive.Tests.Reliability;
 
 /// <summary>
 /// CACHE_MEMORY_MB=64 (four 16 MiB embeddings) and 500 distinct images prefetched and clicked through the real server:
-/// tier 1 never holds more than its cap, pooled embedding buffers stay bounded by the cap plus what is in flight, and
-/// at the end every live embedding is one the store holds.
+/// tier 1 never holds more than its cap, pooled embedding buffers (<see cref="EmbeddingPool"/>: in use and kept) stay
+/// bounded by the cap plus what is in flight, and at the end every live embedding is one the store holds.
 /// </summary>
 [TestFixture]
 [NonParallelizable]
@@ -31,9 +31,10 @@ public sealed class MemoryPressureTests : EmbeddingLeakCheck
         await using var server = await TestServer.StartAsync(ls, new Dictionary<string, string?> { ["CACHE_MEMORY_MB"] = "64" });
         var prefetch = server.App.Services.GetRequiredService<PrefetchQueue>();
         var store = server.Store;
+        var pool = server.App.Services.GetRequiredService<EmbeddingPool>();
 
         long maxBytes = 0, samples = 0;
-        int maxCount = 0, maxLive = 0;
+        int maxCount = 0, maxLive = 0, maxPooled = 0;
         using var stop = new CancellationTokenSource();
         var sampler = Task.Run(async () =>
         {
@@ -42,6 +43,7 @@ public sealed class MemoryPressureTests : EmbeddingLeakCheck
                 maxBytes = Math.Max(maxBytes, store.Bytes);
                 maxCount = Math.Max(maxCount, store.Count);
                 maxLive = Math.Max(maxLive, ImageEmbedding.LiveCount - LiveAtStart);
+                maxPooled = Math.Max(maxPooled, pool.Rented + pool.Kept);
                 samples++;
                 await Task.Delay(2);
             }
@@ -72,8 +74,41 @@ public sealed class MemoryPressureTests : EmbeddingLeakCheck
         Assert.That(maxCount, Is.EqualTo(CapEmbeddings), "the cap was reached");
         // In flight beyond the cap: one encoder run (ENCODER_CONCURRENCY=1), the prefetch worker's reference, one per clicker.
         Assert.That(maxLive, Is.LessThanOrEqualTo(CapEmbeddings + 1 + 1 + Clickers));
+        Assert.That(pool.MaxArrays, Is.EqualTo(CapEmbeddings + 1), "the pool is sized by CACHE_MEMORY_MB and ENCODER_CONCURRENCY");
+        Assert.That(maxPooled, Is.LessThanOrEqualTo(CapEmbeddings + 1 + 1 + Clickers), "arrays in use plus kept: never more than the live bound");
         Assert.That(server.EncoderRuns, Is.GreaterThanOrEqualTo(Images + 8), "every image encoded; evicted ones again");
         var settled = EmbeddingLeakCheck.WaitForLiveCount(LiveAtStart + store.Count, TimeSpan.FromSeconds(5));
         Assert.That(settled - LiveAtStart, Is.EqualTo(store.Count), "every live embedding is held by the store: no buffers outstanding");
+        Assert.That(pool.Rented + pool.Kept, Is.LessThanOrEqualTo(pool.MaxArrays), "once nothing is in flight the pool holds at most the cache plus one run");
+    }
+
+    [Test]
+    public async Task UploadAndSegment_TenImagesOneAtATimeUnder32MiB_PoolStaysWithinTheCacheAndReusesItsArrays()
+    {
+        await using var ls = await LabelStudioStandIn.StartAsync();
+        await using var server = await TestServer.StartAsync(ls, new Dictionary<string, string?> { ["CACHE_MEMORY_MB"] = "32" });
+        var pool = server.App.Services.GetRequiredService<EmbeddingPool>();
+        var store = server.Store;
+        Assert.That(pool.MaxArrays, Is.EqualTo(3), "two cached embeddings and one encoder run");
+
+        for (var i = 0; i < 10; i++)
+        {
+            var scene = Scenes.Create(64 + i, 48);
+            using var upload = new ByteArrayContent(scene.Encoded) { Headers = { ContentType = new("image/png") } };
+            using var posted = await server.Http.PostAsync("/api/v1/images", upload);
+            using var image = JsonDocument.Parse(await posted.Content.ReadAsStringAsync());
+            Assert.That(posted.StatusCode, Is.EqualTo(System.Net.HttpStatusCode.OK), image.RootElement.ToString());
+            var blue = Scenes.Centre(Scenes.BlueRect(scene.Width, scene.Height));
+            var (status, json) = await server.PostAsync($"/api/v1/images/{image.RootElement.GetProperty("image_id").GetString()}/segment",
+                $$"""{"points":[[{{(int)blue.X}},{{(int)blue.Y}}]],"output":["coco_rle"]}""");
+            json.Dispose();
+            Assert.That(status, Is.EqualTo(System.Net.HttpStatusCode.OK));
+            // The click releases its reference around the time its answer is sent: wait for that, then nothing is in flight.
+            await Traffic.WaitForAsync(() => Task.FromResult(pool.Rented == store.Count), TimeSpan.FromSeconds(30), "the click to release its embedding");
+            Assert.That(pool.Rented + pool.Kept, Is.LessThanOrEqualTo(pool.MaxArrays), $"image {i}");
+        }
+
+        Assert.That((server.EncoderRuns, store.Count), Is.EqualTo((10L, 2)));
+        Assert.That(pool.Allocated, Is.LessThanOrEqualTo(pool.MaxArrays), "ten encodes and the warm-up reused the pool's arrays: no 16 MiB allocation per image");
     }
 }
