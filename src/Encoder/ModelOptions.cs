@@ -34,8 +34,9 @@ public sealed partial class ModelOptions
     public int Threads { get; init; }
 
     /// <value><c>ENCODER_ARENA</c>: what the encoder session does with the memory of a run's activations (on CPU). Default
-    /// <see cref="EncoderArena.Off"/>: returned to the system after each run.</value>
-    public EncoderArena EncoderArena { get; init; } = EncoderArena.Off;
+    /// <see cref="EncoderArena.Keep"/>: the arena keeps one run's activations between runs, because freeing them costs
+    /// 1.65x the time of every encode (docs/scaling.md); the peak during a run is the same either way.</value>
+    public EncoderArena EncoderArena { get; init; } = EncoderArena.Keep;
 
     /// <value>Whether ONNX Runtime's intra-op threads spin while waiting for work (its default, true). Not a setting: the
     /// benchmarks compare it (docs/benchmarks.md).</value>

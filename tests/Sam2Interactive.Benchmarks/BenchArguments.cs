@@ -15,7 +15,7 @@ internal sealed class BenchArguments
     public int DecoderRuns { get; private set; } = 21;
     public bool Small { get; private set; }
     public string? RedisServer { get; private set; }
-    public EncoderArena Arena { get; private set; } = EncoderArena.Off;
+    public EncoderArena Arena { get; private set; } = EncoderArena.Keep;
 
     public static BenchArguments Parse(IEnumerable<string> args)
     {

@@ -127,7 +127,7 @@ internal static class StandInCost
         private readonly ServiceProvider _meters;
         private readonly StageTimings _stages;
 
-        public BareModels(string encoderPath, string decoderPath, int threads, EncoderArena arena = EncoderArena.Off)
+        public BareModels(string encoderPath, string decoderPath, int threads, EncoderArena arena = EncoderArena.Keep)
         {
             var options = new ModelOptions { EncoderPath = encoderPath, DecoderPath = decoderPath, Device = "cpu", Threads = threads, EncoderArena = arena };
             _meters = new ServiceCollection().AddMetrics().BuildServiceProvider();

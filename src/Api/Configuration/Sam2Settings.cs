@@ -102,7 +102,7 @@ internal sealed record Sam2Settings(ModelOptions Model, DecoderOptions Decoder, 
             DecoderPath = r.Text("DECODER_PATH"),
             Device = device,
             Threads = r.Int("THREADS", 0, 0, 1024),
-            EncoderArena = r.Choice("ENCODER_ARENA", EncoderArena.Off, ("off", EncoderArena.Off), ("shrink", EncoderArena.Shrink), ("keep", EncoderArena.Keep)),
+            EncoderArena = r.Choice("ENCODER_ARENA", EncoderArena.Keep, ("off", EncoderArena.Off), ("shrink", EncoderArena.Shrink), ("keep", EncoderArena.Keep)),
             MaxImagePixels = r.Long("MAX_IMAGE_PIXELS", 100_000_000, 1, long.MaxValue),
         };
 
