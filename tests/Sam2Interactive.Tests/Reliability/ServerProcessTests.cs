@@ -111,13 +111,19 @@ public sealed class ServerProcessTests
         {
             var models = StandInModelSet.Options(StandInFormat.SamExporter);
             var port = RedisServerProcess.FreePort();
-            var info = new ProcessStartInfo(Environment.GetEnvironmentVariable("DOTNET_HOST_PATH") ?? "dotnet")
+            var dotnet = Environment.GetEnvironmentVariable("DOTNET_HOST_PATH") ?? "dotnet";
+            // A test run started in the background of a non-interactive shell (CI scripts, nohup) inherits SIGINT ignored,
+            // exec keeps it ignored, and .NET then leaves it so (as shells expect of background jobs): the server would
+            // never see the SIGINT this test sends. coreutils' env restores the default disposition before exec'ing dotnet.
+            var info = new ProcessStartInfo("env")
             {
                 UseShellExecute = false,
                 RedirectStandardOutput = true,
                 RedirectStandardError = true,
                 WorkingDirectory = AppContext.BaseDirectory,
             };
+            info.ArgumentList.Add("--default-signal=INT");
+            info.ArgumentList.Add(dotnet);
             info.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "sam2i.dll"));
             info.ArgumentList.Add("--urls");
             info.ArgumentList.Add($"http://127.0.0.1:{port}");
