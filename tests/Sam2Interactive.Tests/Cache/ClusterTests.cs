@@ -148,49 +148,83 @@ public sealed class ClusterTests
         // CLIENT PAUSE WRITE holds every write (A's lock renewals, A's 8 MiB SET, B's SET NX) while reads go on: A's
         // one-second lock lapses behind the pause, so B can win the lock before A's value is readable. The server must
         // still encode once in the cluster (it reads again after winning the lock) and download once.
-        RedisServerProcess.RequireRedisServer("CLIENT PAUSE WRITE and INFO's byte counters");
-        var (path, scene) = NewImage();
-        int Downloads() => _ls.LsRequests.Count(r => r.Path.StartsWith(path, StringComparison.Ordinal));
+        RedisServerProcess.RequireRedisServer("CLIENT PAUSE WRITE, CLIENT LIST's buffers and keyspace notifications");
         var modelId = ModelIdentity.Compute(StandInModelSet.Options(StandInFormat.SamExporter).EncoderPath!);
-        var hash = Convert.ToHexStringLower(SHA256.HashData(scene.Encoded));
-        var lockKey = $"sam2:{{{modelId}:{hash}}}:lock";
         using var admin = await ConnectionMultiplexer.ConnectAsync(_redis.Endpoint + ",allowAdmin=true");
         var server = admin.GetServer(admin.GetEndPoints()[0]);
-        var encodesA = await Encodes(_a);
-        var encodesB = await Encodes(_b);
-        var missesB = await _b.MetricAsync("sam2_cache_lookups_total{tier=\"redis\",result=\"miss\"}");
-
-        var (status, _) = await _a.PostAsync("/webhook", LabelStudioBodies.Webhook((42, path)));
-        Assert.That(status, Is.EqualTo(HttpStatusCode.OK));
-        await Traffic.WaitForAsync(async () => await admin.GetDatabase().KeyExistsAsync(lockKey), s_patience, "A's encode lock");
-        var inputBefore = await NetInputBytes(server);
-        // Bounded (60 s) in case the test dies before it lifts the pause; lifted below on events, not on time.
-        _redis.Command("CLIENT", "PAUSE", "60000", "WRITE");
+        var db = admin.GetDatabase();
+        // The pause must fall between A taking the lock and A's SET being executed. The lock's keyspace event starts the
+        // pause without polling; an attempt whose SET was executed first (a fast encode) is repeated with a new image,
+        // so the test depends on the order of events, never on how long an encode takes.
+        await server.ExecuteAsync("CONFIG", "SET", "notify-keyspace-events", "K$");
         try
         {
-            // A's SET has reached Redis (its 8 MiB are read into the query buffer, and held).
-            await Traffic.WaitForAsync(async () => await NetInputBytes(server) - inputBefore >= 8L << 20, s_patience, "A's value write to arrive");
-            var click = Task.Run(() => Traffic.ClickAndCheckAsync(_b, path, scene));
-            await Traffic.WaitForAsync(async () => await _b.MetricAsync("sam2_cache_lookups_total{tier=\"redis\",result=\"miss\"}") > missesB,
-                s_patience, "B's read to miss");
-            Assert.That(_redis.Command("CLIENT", "UNPAUSE"), Is.EqualTo("+OK"));
-            await click;
+            for (var attempt = 1; ; attempt++)
+            {
+                var (path, scene) = NewImage();
+                var hash = Convert.ToHexStringLower(SHA256.HashData(scene.Encoded));
+                var lockKey = $"sam2:{{{modelId}:{hash}}}:lock";
+                var valueKey = $"sam2:{{{modelId}:{hash}}}:emb";
+                var locked = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+                var channel = RedisChannel.Literal($"__keyspace@0__:{lockKey}");
+                await admin.GetSubscriber().SubscribeAsync(channel, (_, _) => locked.TrySetResult());
+                var encodesA = await Encodes(_a);
+                var encodesB = await Encodes(_b);
+                var missesB = await _b.MetricAsync("sam2_cache_lookups_total{tier=\"redis\",result=\"miss\"}");
+
+                var (status, _) = await _a.PostAsync("/webhook", LabelStudioBodies.Webhook((42, path)));
+                Assert.That(status, Is.EqualTo(HttpStatusCode.OK));
+                await locked.Task.WaitAsync(s_patience);
+                // Bounded (60 s) in case the test dies before it lifts the pause; lifted below on events, not on time.
+                await server.ExecuteAsync("CLIENT", "PAUSE", "60000", "WRITE");
+                await admin.GetSubscriber().UnsubscribeAsync(channel);
+                try
+                {
+                    await Traffic.WaitForAsync(async () => await Encodes(_a) == encodesA + 1, s_patience, "A's encode");
+                    if (await db.KeyExistsAsync(valueKey))
+                    {
+                        Assert.That(attempt, Is.LessThan(20), "A's SET ran before the pause in 20 attempts");
+                        continue;
+                    }
+                    TestContext.Out.WriteLine($"the pause fell between A's lock and A's SET on attempt {attempt}");
+                    // A's SET has reached Redis: its 8 MiB are read into A's query buffer (or argv), and held.
+                    await Traffic.WaitForAsync(async () => await LargestClientInput(server) >= 8L << 20, s_patience, "A's value write to arrive");
+                    var click = Task.Run(() => Traffic.ClickAndCheckAsync(_b, path, scene));
+                    await Traffic.WaitForAsync(async () => await _b.MetricAsync("sam2_cache_lookups_total{tier=\"redis\",result=\"miss\"}") > missesB,
+                        s_patience, "B's read to miss");
+                    Assert.That((string?)await server.ExecuteAsync("CLIENT", "UNPAUSE"), Is.EqualTo("OK"));
+                    await click;
+                }
+                finally
+                {
+                    _redis.Command("CLIENT", "UNPAUSE");
+                }
+
+                Assert.That(await Encodes(_a), Is.EqualTo(encodesA + 1), "A encoded once");
+                Assert.That(await Encodes(_b), Is.EqualTo(encodesB), "B did not run its encoder");
+                Assert.That(_ls.LsRequests.Count(r => r.Path.StartsWith(path, StringComparison.Ordinal)), Is.EqualTo(1),
+                    "B found the URI in Redis: one download in the cluster");
+                return;
+            }
         }
         finally
         {
-            _redis.Command("CLIENT", "UNPAUSE");
+            await server.ExecuteAsync("CONFIG", "SET", "notify-keyspace-events", "");
         }
-
-        Assert.That(await Encodes(_a), Is.EqualTo(encodesA + 1), "A encoded once");
-        Assert.That(await Encodes(_b), Is.EqualTo(encodesB), "B did not run its encoder");
-        Assert.That(Downloads(), Is.EqualTo(1), "B found the URI in Redis: one download in the cluster");
     }
 
-    private static async Task<long> NetInputBytes(IServer server)
+    /// <summary>The largest pending input any client holds in redis-server: query buffer plus parsed arguments, bytes.</summary>
+    private static async Task<long> LargestClientInput(IServer server)
     {
-        var stats = await server.InfoAsync("stats");
-        var line = stats.SelectMany(g => g).First(p => p.Key == "total_net_input_bytes");
-        return long.Parse(line.Value, System.Globalization.CultureInfo.InvariantCulture);
+        long largest = 0;
+        foreach (var client in await server.ClientListAsync())
+        {
+            var fields = (client.Raw ?? "").Split(' ').Select(f => f.Split('=', 2)).Where(f => f.Length == 2).ToDictionary(f => f[0], f => f[1]);
+            var input = long.Parse(fields["qbuf"], System.Globalization.CultureInfo.InvariantCulture)
+                + long.Parse(fields["argv-mem"], System.Globalization.CultureInfo.InvariantCulture);
+            largest = Math.Max(largest, input);
+        }
+        return largest;
     }
 
     [TestCase("garbage")]
