@@ -93,6 +93,32 @@ internal sealed class LabelStudioStandIn : IAsyncDisposable
     /// <summary>Requests to <c>GET /api/predictions/</c> and <c>GET /api/tasks/</c>, for paging assertions.</summary>
     public ConcurrentQueue<string> ApiReads { get; } = new();
 
+    private readonly ConcurrentDictionary<string, MediaHold> _holds = new(StringComparer.Ordinal);
+
+    /// <summary>
+    /// Holds the answers to media requests for <paramref name="path"/> (e.g. "/data/upload/2/a.png") until the returned
+    /// hold is released, so a test can keep a request in flight for as long as it needs that state, whatever the speed of
+    /// the machine. A request whose client gives up stops waiting (it is aborted, not answered).
+    /// </summary>
+    public MediaHold Hold(string path) => _holds.GetOrAdd(path, _ => new MediaHold());
+
+    /// <summary>A gate on one media path: <see cref="Arrived"/> completes when the first request for it is being held.</summary>
+    public sealed class MediaHold
+    {
+        private readonly TaskCompletionSource _arrived = new(TaskCreationOptions.RunContinuationsAsynchronously);
+        private readonly TaskCompletionSource _released = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+        public Task Arrived => _arrived.Task;
+
+        public void Release() => _released.TrySetResult();
+
+        internal async Task WaitAsync(CancellationToken requestAborted)
+        {
+            _arrived.TrySetResult();
+            await _released.Task.WaitAsync(requestAborted);
+        }
+    }
+
     private long _nextPredictionId = 1;
     private readonly object _postedLock = new();
     private readonly Dictionary<long, StoredPrediction> _firstPosted = [];
@@ -144,7 +170,11 @@ internal sealed class LabelStudioStandIn : IAsyncDisposable
             self!.LsRequests.Enqueue((ctx.Request.Path + ctx.Request.QueryString, Header(ctx)));
             await next(ctx);
         });
-        ls.MapGet("/data/upload/{**path}", (HttpContext ctx) => self!.Media(ctx, ctx.Request.Path));
+        ls.MapGet("/data/upload/{**path}", async (HttpContext ctx) =>
+        {
+            if (self!._holds.TryGetValue(ctx.Request.Path, out var hold)) await hold.WaitAsync(ctx.RequestAborted);
+            return self.Media(ctx, ctx.Request.Path);
+        });
         ls.MapGet("/data/local-files/", (HttpContext ctx) => self!.Media(ctx, "/data/local-files/?d=" + ctx.Request.Query["d"]));
         ls.MapGet("/tasks/{id:long}/presign/", (HttpContext ctx, long id) =>
         {
@@ -517,6 +547,8 @@ internal sealed class LabelStudioStandIn : IAsyncDisposable
 
     public async ValueTask DisposeAsync()
     {
+        // A hold a failed test left closed would keep Kestrel's stop waiting for its request.
+        foreach (var hold in _holds.Values) hold.Release();
         await _ls.DisposeAsync();
         await _storage.DisposeAsync();
     }

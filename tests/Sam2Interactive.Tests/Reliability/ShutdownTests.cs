@@ -35,11 +35,16 @@ public sealed class ShutdownTests : EmbeddingLeakCheck
         try
         {
             var warmupRuns = server.EncoderRuns;
+            // The last click's image download is held until the stop begins, so at least that click is in flight then
+            // however fast the encodes are (polling for "the first encode" alone let a fast machine finish every click).
+            var held = ls.Hold(images[Clicks - 1].Path);
+            using var release = server.App.Lifetime.ApplicationStopping.Register(held.Release);
             var (status, _) = await server.PostAsync("/prefetch", JsonSerializer.Serialize(new { uris = images.Skip(Clicks).Select(i => i.Path) }));
             Assert.That((int)status, Is.EqualTo(202));
             var clicks = images.Take(Clicks).Select(i => Task.Run(() => Traffic.ClickAsync(server, i.Path, i.Scene))).ToList();
-            // Stop once the first image is encoded: the other clicks' encodes (one at a time) are still to come.
+            // Stop once the first image is encoded and the held click is inside the server.
             await Traffic.WaitForAsync(() => Task.FromResult(server.EncoderRuns > warmupRuns), TimeSpan.FromSeconds(10), "the first encode");
+            await held.Arrived.WaitAsync(TimeSpan.FromSeconds(10));
 
             var inFlight = clicks.Count(c => !c.IsCompleted);
             var clock = Stopwatch.StartNew();
