@@ -108,11 +108,16 @@ public sealed class ClusterTests
         var dead = new RedisEmbeddingTier(options, modelId, NullLogger.Instance);
         var (outcome, _) = await dead.TryAcquireEncodeLockAsync(hash, CancellationToken.None);
         Assert.That(outcome, Is.EqualTo(LockOutcome.Acquired));
-        dead.Dispose();
         var encodesB = await Encodes(_b);
         var waitsB = await _b.MetricAsync("sam2_singleflight_waits_total");
 
-        await Traffic.ClickAndCheckAsync(_b, path, scene);
+        // The owner dies only once B waits on its lock (its lease renews until then): dying at once let the one-second
+        // lock expire before a slow click (download, hash, Redis lookups) reached it, and B then never waited.
+        var click = Task.Run(() => Traffic.ClickAndCheckAsync(_b, path, scene));
+        await Traffic.WaitForAsync(async () => click.IsCompleted || await _b.MetricAsync("sam2_singleflight_waits_total") > waitsB,
+            s_patience, "B to wait for the lock");
+        dead.Dispose();
+        await click;
 
         Assert.That(await _b.MetricAsync("sam2_singleflight_waits_total"), Is.GreaterThan(waitsB), "B waited for the lock first");
         Assert.That(await Encodes(_b), Is.EqualTo(encodesB + 1), "then took over when the lock expired");
