@@ -94,14 +94,18 @@ public sealed class EmbeddingStoreTests : EmbeddingLeakCheck
     {
         using var store = NewStore();
         var attempts = 0;
+        // The fetch fails only once all four callers have joined it: a fixed delay here let a slow test thread start the
+        // fourth caller after the failure, which then (rightly) fetched again.
+        var storageAnswers = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         async Task<IMemoryOwner<byte>> Failing(CancellationToken _)
         {
             Interlocked.Increment(ref attempts);
-            await Task.Delay(100, CancellationToken.None);
+            await storageAnswers.Task;
             throw new IOException("storage down");
         }
 
         var waiters = Enumerable.Range(0, 4).Select(_ => store.GetOrCreateAsync("broken", Failing, Encode, EncodePriority.Click, CancellationToken.None)).ToArray();
+        storageAnswers.SetResult();
         foreach (var w in waiters) await Assert.ThrowsAsync<IOException>(async () => await w);
         Assert.That(attempts, Is.EqualTo(1));
 
