@@ -137,6 +137,9 @@ public sealed class AutomaticMasksEndpointTests
             Assert.That(Matches(result.RootElement).Values, Is.All.EqualTo(1));
         }
 
+        // The stand-in records the POST before it answers; the server counts it once the answer is back.
+        await Traffic.WaitForAsync(() => Task.FromResult(automatic.Posted + automatic.Failed > 0), s_safety, "the server to count its post");
+
         // Opened again (Label Studio would not, the task now has a prediction; a second replica-free call must not repost).
         (status, json) = await server.PostAsync("/predict", Opened(image, 42));
         Assert.That(json.RootElement.GetProperty("results").GetArrayLength(), Is.Zero);
