@@ -37,22 +37,29 @@ public sealed class ServerProcessTests
         List<(HttpStatusCode Status, string Body)> answers;
         using (var first = await ServerProcess.StartAsync(ls, redis, s_startBound))
         {
+            // The last click's image download is held until the server has begun to stop (it no longer accepts
+            // connections), so that click is in flight at the signal however fast the encodes are.
+            var held = ls.Hold(images[Clicks - 1].Path);
             var (status, _) = await first.PostAsync("/prefetch", JsonSerializer.Serialize(new { uris = images.Skip(Clicks).Select(i => i.Path) }));
             Assert.That((int)status, Is.EqualTo(202));
             var clicks = images.Take(Clicks).Select(i => Task.Run(() => first.PostAsync("/predict", Traffic.ClickBody(i.Path, i.Scene)))).ToList();
             // Every click is inside the server once it has fetched that click's image from Label Studio.
             await Traffic.WaitForAsync(() => Task.FromResult(images.Take(Clicks).All(i => ls.LsRequests.Any(r => r.Path.StartsWith(i.Path, StringComparison.Ordinal)))),
                 s_startBound, "every click's image to be fetched");
+            await held.Arrived.WaitAsync(s_startBound);
             var inFlight = clicks.Count(c => !c.IsCompleted);
 
             var clock = Stopwatch.StartNew();
             first.Signal(signal);
+            await Traffic.WaitForAsync(async () => !await first.AcceptsConnectionsAsync(), s_shutdownTimeout, $"sam2i to stop accepting connections after SIG{signal}");
+            held.Release();
             var exited = await first.WaitForExitAsync(s_shutdownTimeout + TimeSpan.FromSeconds(10));
             var stopTime = clock.Elapsed;
             answers = (await Task.WhenAll(clicks)).ToList();
 
             TestContext.Out.WriteLine($"SIG{signal}: {inFlight} clicks in flight; exit {(exited ? first.ExitCode.ToString(CultureInfo.InvariantCulture) : "none")} after " +
                 $"{stopTime.TotalMilliseconds:F0} ms; clicks: {string.Join(", ", answers.Select(a => (int)a.Status))}");
+            Assert.That(inFlight, Is.GreaterThanOrEqualTo(1), "a click was in flight at the signal");
             Assert.That(exited, Is.True, $"the process exited after SIG{signal}. Output:\n{first.Output}");
             Assert.That(first.ExitCode, Is.EqualTo(0), first.Output);
             Assert.That(stopTime, Is.LessThanOrEqualTo(s_shutdownTimeout + TimeSpan.FromSeconds(10)), "within SHUTDOWN_TIMEOUT (+ process teardown)");
@@ -173,6 +180,22 @@ public sealed class ServerProcessTests
                     return double.Parse(line[(sample.Length + 1)..], CultureInfo.InvariantCulture);
             }
             return 0;
+        }
+
+        /// <summary>Whether a new connection is accepted (any answer to /health); false once Kestrel has stopped listening.</summary>
+        public async Task<bool> AcceptsConnectionsAsync()
+        {
+            // A fresh client: a pooled keep-alive connection could still answer after the listener closed.
+            using var probe = new HttpClient { BaseAddress = Http.BaseAddress, Timeout = TimeSpan.FromSeconds(10) };
+            try
+            {
+                using var response = await probe.GetAsync("/health");
+                return true;
+            }
+            catch (Exception e) when (e is HttpRequestException or TaskCanceledException)
+            {
+                return false; // refused (the listener is closed) or not answered
+            }
         }
 
         /// <summary>Sends SIG<paramref name="name"/> (TERM, INT) to the server process only.</summary>
