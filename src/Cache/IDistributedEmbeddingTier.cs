@@ -17,7 +17,7 @@ internal interface IDistributedEmbeddingTier
     /// reported as a miss. The caller owns the returned embedding's reference.</summary>
     Task<ImageEmbedding?> TryGetAsync(string contentHash, CancellationToken cancellationToken);
 
-    /// <summary>Size in bytes of the stored value for <paramref name="contentHash"/> (<c>STRLEN</c>, no value is read);
+    /// <summary>Size in bytes of the stored value for <paramref name="contentHash"/> (the lengths of its parts, no value is read);
     /// 0 when absent or when the tier cannot tell.</summary>
     Task<long> StoredBytesAsync(string contentHash, CancellationToken cancellationToken);
 

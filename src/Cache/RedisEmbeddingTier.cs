@@ -19,7 +19,8 @@ namespace Sam2Interactive.Cache;
 /// </summary>
 /// <remarks>
 /// Keys (an entry's keys share the hash tag <c>{model:hash}</c>, so they live in one Cluster slot):
-/// embedding <c>{prefix}{model:hash}:emb</c>, lock <c>{prefix}{model:hash}:lock</c>,
+/// embedding <c>{prefix}{model:hash}:parts</c> (a hash: fields "0", "1", … hold the envelope cut into 1 MiB parts),
+/// lock <c>{prefix}{model:hash}:lock</c>,
 /// URI map <c>{prefix}uri:{model}:{sha256(uriKey)}</c>; completion channel <c>{prefix}done:{model}</c> carrying the hash.
 /// </remarks>
 internal sealed class RedisEmbeddingTier : IDistributedEmbeddingTier, IDisposable
@@ -36,6 +37,17 @@ internal sealed class RedisEmbeddingTier : IDistributedEmbeddingTier, IDisposabl
 
     /// <summary>Upper bound of a stored value (float32 tensors plus metadata), used to size the GET timeout.</summary>
     private const int MaxValueBytes = ImageEmbedding.TotalLength * sizeof(float) + 1024;
+
+    /// <summary>
+    /// Bytes per hash field of a stored value. Why not one string: redis-server 7.0 takes about ten times longer to send or
+    /// receive a value of 8 MiB (a jemalloc allocation large enough to be mapped fresh, and page faults cost much on a VM)
+    /// than the same bytes as 1 MiB parts: 45 ms against 5 ms per read on loopback, with a raw socket as with
+    /// StackExchange.Redis (`redis-hit` benchmark, docs/benchmarks.md), and its event loop is blocked meanwhile; 4 MiB and
+    /// less is fast. 1 MiB also fits ArrayPool's buckets, so the parts' leases are reused.
+    /// </summary>
+    internal const int PartBytes = 1 << 20;
+
+    private const int MaxParts = (MaxValueBytes + PartBytes - 1) / PartBytes;
 
     private static readonly ResiliencePropertyKey<TimeSpan> s_timeoutKey = new("sam2.redis.timeout");
 
@@ -123,7 +135,9 @@ internal sealed class RedisEmbeddingTier : IDistributedEmbeddingTier, IDisposabl
         }
     }
 
-    internal string EmbeddingKey(string contentHash) => $"{_options.Prefix}{{{_modelId}:{contentHash}}}:emb";
+    /// <remarks>Not <c>:emb</c>: that name held the envelope as one string until 2026-12; such values are never read (they
+    /// would be the wrong type) and expire with their TTL.</remarks>
+    internal string EmbeddingKey(string contentHash) => $"{_options.Prefix}{{{_modelId}:{contentHash}}}:parts";
 
     internal string LockKey(string contentHash) => $"{_options.Prefix}{{{_modelId}:{contentHash}}}:lock";
 
@@ -136,9 +150,8 @@ internal sealed class RedisEmbeddingTier : IDistributedEmbeddingTier, IDisposabl
     {
         CheckHash(contentHash);
         var key = (RedisKey)EmbeddingKey(contentHash);
-        var (ok, lease) = await ExecuteAsync("get", _getTimeout, key,
-            static (db, k) => db.StringGetLeaseAsync(k), cancellationToken).ConfigureAwait(false);
-        if (!ok || lease is null)
+        var (ok, value) = await ExecuteAsync("get", _getTimeout, key, static (db, k) => ReadValueAsync(db, k), cancellationToken).ConfigureAwait(false);
+        if (!ok || value is null)
         {
             Interlocked.Increment(ref _misses);
             return null;
@@ -146,9 +159,9 @@ internal sealed class RedisEmbeddingTier : IDistributedEmbeddingTier, IDisposabl
 
         ImageEmbedding? embedding;
         string? rejection;
-        using (lease)
+        using (value)
         {
-            embedding = EmbeddingEnvelope.TryDecode(lease.Memory, _modelId, out rejection, _pool);
+            embedding = EmbeddingEnvelope.TryDecode(value.WrittenMemory, _modelId, out rejection, _pool);
         }
         if (embedding is not null)
         {
@@ -163,14 +176,59 @@ internal sealed class RedisEmbeddingTier : IDistributedEmbeddingTier, IDisposabl
         return null;
     }
 
+    /// <summary>
+    /// The envelope stored under <paramref name="key"/> (a hash of <see cref="PartBytes"/> parts), read in one MULTI/EXEC so
+    /// the parts are of one version of the value; null when the key is absent. The caller disposes the result.
+    /// </summary>
+    /// <remarks>
+    /// Fields past the last part come back null, so <see cref="MaxValueBytes"/> is covered whatever CACHE_DTYPE wrote the
+    /// value; a gap (a missing part before a present one) or a longer value fails validation, as it must. Each part arrives
+    /// in a lease from <c>ArrayPool&lt;byte&gt;.Shared</c> (StackExchange.Redis has leases for GET and HGET, not for GETRANGE),
+    /// so a Redis hit allocates nothing that is not pooled.
+    /// </remarks>
+    internal static async Task<PooledBytes?> ReadValueAsync(IDatabase db, RedisKey key)
+    {
+        var transaction = db.CreateTransaction();
+        var parts = new Task<Lease<byte>?>[MaxParts];
+        for (var i = 0; i < parts.Length; i++) parts[i] = transaction.HashGetLeaseAsync(key, i);
+        await transaction.ExecuteAsync().ConfigureAwait(false);
+        var leases = new Lease<byte>?[parts.Length];
+        try
+        {
+            var length = 0;
+            for (var i = 0; i < parts.Length; i++)
+            {
+                leases[i] = await parts[i].ConfigureAwait(false);
+                length += leases[i]?.Length ?? 0;
+            }
+            if (leases[0] is null) return null;
+            var value = new PooledBytes(length);
+            foreach (var lease in leases)
+            {
+                if (lease is null) break;
+                lease.Span.CopyTo(value.GetSpan(lease.Length));
+                value.Advance(lease.Length);
+            }
+            return value;
+        }
+        finally
+        {
+            foreach (var lease in leases) lease?.Dispose();
+        }
+    }
+
     public async Task<long> StoredBytesAsync(string contentHash, CancellationToken cancellationToken)
     {
         CheckHash(contentHash);
-        var (ok, length) = await ExecuteAsync("strlen", _smallTimeout, (RedisKey)EmbeddingKey(contentHash),
-            static (db, k) => db.StringLengthAsync(k), cancellationToken).ConfigureAwait(false);
+        var (ok, length) = await ExecuteAsync("hstrlen", _smallTimeout, (RedisKey)EmbeddingKey(contentHash), static async (db, k) =>
+        {
+            var batch = db.CreateBatch();
+            var parts = Enumerable.Range(0, MaxParts).Select(i => batch.HashStringLengthAsync(k, i)).ToArray();
+            batch.Execute();
+            return (await Task.WhenAll(parts).ConfigureAwait(false)).Sum();
+        }, cancellationToken).ConfigureAwait(false);
         return ok ? length : 0;
     }
-
     public async Task PutAsync(string contentHash, ImageEmbedding embedding, CancellationToken cancellationToken)
     {
         CheckHash(contentHash);
@@ -189,10 +247,29 @@ internal sealed class RedisEmbeddingTier : IDistributedEmbeddingTier, IDisposabl
         // encodes a second time. On a busy machine the write, or the renewals queued behind it, can outlast LOCK_TTL.
         // Sent ahead of the SET on the same connection, not awaited first: a stalled server then holds both, in order.
         var extending = _leases.TryGetValue(contentHash, out var lease) ? lease.ExtendAsync(_options.LockTtl + timeout) : Task.CompletedTask;
-        var state = (Key: (RedisKey)EmbeddingKey(contentHash), Value: (RedisValue)payload.WrittenMemory, Ttl: _options.Ttl);
-        await ExecuteAsync("set", timeout, state,
-            static (db, s) => db.StringSetAsync(s.Key, s.Value, s.Ttl, When.Always), cancellationToken).ConfigureAwait(false);
+        var state = (Key: (RedisKey)EmbeddingKey(contentHash), Value: payload.WrittenMemory, Ttl: _options.Ttl);
+        await ExecuteAsync("set", timeout, state, static (db, s) => WriteValueAsync(db, s.Key, s.Value, s.Ttl), cancellationToken).ConfigureAwait(false);
         await extending.ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// Replaces the value under <paramref name="key"/> with <paramref name="value"/> cut into <see cref="PartBytes"/> hash
+    /// fields "0", "1", …, and sets its expiry, in one MULTI/EXEC: a reader sees the old value or the new one, never a mix.
+    /// </summary>
+    internal static async Task<bool> WriteValueAsync(IDatabase db, RedisKey key, ReadOnlyMemory<byte> value, TimeSpan ttl)
+    {
+        // At least one field: an empty value is still stored (and rejected when read), as a hash cannot be empty.
+        var fields = new HashEntry[Math.Max(1, (value.Length + PartBytes - 1) / PartBytes)];
+        for (var i = 0; i < fields.Length; i++)
+        {
+            var start = i * PartBytes;
+            fields[i] = new HashEntry(i, value.Slice(start, Math.Min(PartBytes, value.Length - start)));
+        }
+        var transaction = db.CreateTransaction();
+        _ = transaction.KeyDeleteAsync(key);
+        _ = transaction.HashSetAsync(key, fields);
+        _ = transaction.KeyExpireAsync(key, ttl);
+        return await transaction.ExecuteAsync().ConfigureAwait(false);
     }
 
     public async Task<string?> TryGetContentHashAsync(string uriKey, CancellationToken cancellationToken)

@@ -4,7 +4,7 @@ using Sam2Interactive.StandIns;
 namespace Sam2Interactive.Benchmarks;
 
 /// <summary>Options shared by the driver's commands: <c>--encoder/--decoder</c> (real model files; default: the realistic
-/// stand-ins generated into a temp folder), <c>--threads</c>, <c>--encoder-runs</c> (5) and <c>--decoder-runs</c> (21) timed runs for <c>cost</c>, <c>--small</c> (small stand-ins, a smoke run),
+/// stand-ins generated into a temp folder), <c>--threads</c>, <c>--encoder-runs</c> (5) and <c>--decoder-runs</c> (21) timed runs for <c>cost</c>, <c>--small</c> (small stand-ins, a smoke run), <c>--redis-only</c> (<c>quick</c>: only its Redis rows),
 /// <c>--arena off|shrink|keep</c> (the bare encoder session's <c>ENCODER_ARENA</c>, for <c>cost</c>).</summary>
 internal sealed class BenchArguments
 {
@@ -14,6 +14,7 @@ internal sealed class BenchArguments
     public int EncoderRuns { get; private set; } = 5;
     public int DecoderRuns { get; private set; } = 21;
     public bool Small { get; private set; }
+    public bool RedisOnly { get; private set; }
     public string? RedisServer { get; private set; }
     public EncoderArena Arena { get; private set; } = EncoderArena.Keep;
 
@@ -32,6 +33,7 @@ internal sealed class BenchArguments
                 case "--encoder-runs": result.EncoderRuns = int.Parse(Next("--encoder-runs"), System.Globalization.CultureInfo.InvariantCulture); break;
                 case "--decoder-runs": result.DecoderRuns = int.Parse(Next("--decoder-runs"), System.Globalization.CultureInfo.InvariantCulture); break;
                 case "--small": result.Small = true; break;
+                case "--redis-only": result.RedisOnly = true; break;
                 case "--redis-server": result.RedisServer = Next("--redis-server"); break;
                 case "--arena": result.Arena = Enum.Parse<EncoderArena>(Next("--arena"), ignoreCase: true); break;
                 default: throw new ArgumentException($"unknown option '{e.Current}'");

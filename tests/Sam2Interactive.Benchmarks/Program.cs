@@ -23,6 +23,8 @@ public static class Program
                     return await MemoryRun.RunAsync(args[1..]);
                 case "arena-cost":
                     return ArenaCost.Run(BenchArguments.Parse(args.Skip(1)));
+                case "redis-hit":
+                    return await RedisHitCost.RunAsync(BenchArguments.Parse(args.Skip(1)));
                 case "cost":
                     return StandInCost.Run(BenchArguments.Parse(args.Skip(1)));
                 case "auto":

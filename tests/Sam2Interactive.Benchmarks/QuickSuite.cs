@@ -44,8 +44,15 @@ internal sealed partial class QuickSuite : IAsyncDisposable
         var (encoderPath, decoderPath) = _args.ResolveModels();
         Console.WriteLine($"models: {encoderPath} | {decoderPath}");
         Console.WriteLine($"machine: {Environment.ProcessorCount} logical cores, {CpuModel()}, load average {StandInCost.LoadAverage()} at start");
-        ModelCost(encoderPath, decoderPath);
         _ls = await LabelStudioStandIn.StartAsync();
+        if (_args.RedisOnly)
+        {
+            // Only the tier-2 rows, for work on the Redis path (the ratio is measured side by side all the same).
+            await RedisScenariosAsync(SmallEncoder(encoderPath), decoderPath);
+            Print(total.Elapsed);
+            return 0;
+        }
+        ModelCost(encoderPath, decoderPath);
 
         Kernels();
         await using (var server = await StartServerAsync(encoderPath, decoderPath, "main"))
@@ -58,9 +65,7 @@ internal sealed partial class QuickSuite : IAsyncDisposable
         }
         // Concurrency: the clicks never touch the encoder, so the images are encoded by the small stand-in encoder (same
         // outputs as the realistic one to float32 precision): 16 images cost seconds instead of minutes. Real models: as given.
-        var concurrencyEncoder = _args.UsesStandIns
-            ? StandInModels.Write(Path.Combine(Path.GetTempPath(), "sam2i-bench-standins", "small"), StandInFormat.SamExporter).EncoderPath
-            : encoderPath;
+        var concurrencyEncoder = SmallEncoder(encoderPath);
         Console.WriteLine("[settings] decoder sessions side by side");
         var coreBound = DecoderSettings(concurrencyEncoder, decoderPath);
         var servers = new List<(ServerSetting, TestServer)>();
@@ -115,6 +120,10 @@ internal sealed partial class QuickSuite : IAsyncDisposable
 
     /// <summary>The real server (<see cref="TestServer"/>) on the given models against the Label Studio stand-in, on CPU with
     /// <c>--threads</c>; waits up to 5 minutes for /health (real models load and warm slowly).</summary>
+    private string SmallEncoder(string encoderPath) => _args.UsesStandIns
+        ? StandInModels.Write(Path.Combine(Path.GetTempPath(), "sam2i-bench-standins", "small"), StandInFormat.SamExporter).EncoderPath
+        : encoderPath;
+
     private async Task<TestServer> StartServerAsync(string encoderPath, string decoderPath, string name,
         IReadOnlyDictionary<string, string?>? extra = null)
     {
@@ -346,6 +355,9 @@ internal sealed partial class QuickSuite : IAsyncDisposable
             bytesPerImage[dtype] = (long)embeddings.Average();
 
             var runsBefore = server.Encoder.Runs;
+            var pool = server.App.Services.GetRequiredService<EmbeddingPool>();
+            var allocatedBefore = pool.Allocated;
+            var (getBefore, getsBefore) = await StageAsync(server, "cache_get");
             var redisHits = new List<double>();
             var tier1Hits = new List<double>();
             for (var i = 0; i < 8; i++)
@@ -361,6 +373,9 @@ internal sealed partial class QuickSuite : IAsyncDisposable
             var reencoded = server.Encoder.Runs - runsBefore;
             var ratio = Stats.Median(redisHits) / Stats.Median(tier1Hits);
             var note = reencoded == 0 ? "" : $" ({reencoded} encoder runs: NOT all Redis hits)";
+            var (getAfter, getsAfter) = await StageAsync(server, "cache_get");
+            Console.WriteLine(string.Create(System.Globalization.CultureInfo.InvariantCulture,
+                $"[redis-{dtype}] Redis read + decode (cache_get stage): {(getAfter - getBefore) * 1000 / Math.Max(1, getsAfter - getsBefore):F1} ms mean over {getsAfter - getsBefore}; embedding arrays allocated (not from the pool) during the {redisHits.Count} Redis hits: {pool.Allocated - allocatedBefore}"));
             _rows.Add(new Row($"Redis-hit click ÷ tier-1 click ({dtype}){note}", Ms(redisHits), Ms(tier1Hits), Ratio(ratio),
                 dtype == "float16" ? "≤ 1.5" : "", dtype == "float16" ? ratio <= 1.5 && reencoded == 0 : null));
         }
@@ -372,6 +387,10 @@ internal sealed partial class QuickSuite : IAsyncDisposable
                 $"{bytesPerImage["float32"]:N0} B", $"IoU {iou:F4}", "", null));
         }
     }
+
+    /// <summary>Sum (seconds) and count of one stage of <c>sam2_stage_seconds</c> on the server's /metrics.</summary>
+    private async Task<(double Sum, long Count)> StageAsync(TestServer server, string stage) =>
+        (await server.MetricAsync($"sam2_stage_seconds_sum{{stage=\"{stage}\"}}"), (long)await server.MetricAsync($"sam2_stage_seconds_count{{stage=\"{stage}\"}}"));
 
     private async Task<(double Ms, byte[] Body)> ClickWithBodyAsync(string url, string body)
     {

@@ -279,14 +279,19 @@ internal sealed class RedisServerProcess : IDisposable
         return line.ToString();
     }
 
-    /// <summary>Lengths of the string values whose keys match <paramref name="pattern"/> (SCAN over a client connection
-    /// opened on first use and closed with the server).</summary>
+    /// <summary>Bytes held by each key matching <paramref name="pattern"/>: a string's length, or the sum of a hash's field
+    /// lengths (an embedding's parts). SCAN over a client connection opened on first use and closed with the server.</summary>
     public List<long> ValueLengths(string pattern)
     {
         _connection ??= ConnectionMultiplexer.Connect(Endpoint + ",connectTimeout=500,syncTimeout=20000,asyncTimeout=20000");
         var server = _connection.GetServer(_connection.GetEndPoints()[0]);
         var db = _connection.GetDatabase();
-        return server.Keys(pattern: pattern).Where(k => db.KeyType(k) == RedisType.String).Select(k => db.StringLength(k)).ToList();
+        return server.Keys(pattern: pattern).Select(k => db.KeyType(k) switch
+        {
+            RedisType.String => db.StringLength(k),
+            RedisType.Hash => db.HashKeys(k).Sum(f => db.HashStringLength(k, f)),
+            _ => 0,
+        }).ToList();
     }
 
     private static void Expect(string reply, string expected)

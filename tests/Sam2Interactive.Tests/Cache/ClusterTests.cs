@@ -169,7 +169,7 @@ public sealed class ClusterTests
                 var (path, scene) = NewImage();
                 var hash = Convert.ToHexStringLower(SHA256.HashData(scene.Encoded));
                 var lockKey = $"sam2:{{{modelId}:{hash}}}:lock";
-                var valueKey = $"sam2:{{{modelId}:{hash}}}:emb";
+                var valueKey = $"sam2:{{{modelId}:{hash}}}:parts";
                 var locked = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
                 var channel = RedisChannel.Literal($"__keyspace@0__:{lockKey}");
                 await admin.GetSubscriber().SubscribeAsync(channel, (_, _) => locked.TrySetResult());
@@ -257,15 +257,15 @@ public sealed class ClusterTests
             using var bytes = EmbeddingEnvelope.Serialize(foreign, "0123456789abcdef", CacheDType.Float16);
             value = bytes.WrittenMemory.ToArray();
         }
-        await mux.GetDatabase().StringSetAsync(tier.EmbeddingKey(hash), value);
+        await RedisEmbeddingTier.WriteValueAsync(mux.GetDatabase(), tier.EmbeddingKey(hash), value, TimeSpan.FromHours(1));
         var encodes = await Encodes(_a);
 
         await Traffic.ClickAndCheckAsync(_a, path, scene);
 
         Assert.That(await Encodes(_a), Is.EqualTo(encodes + 1), "the bad value was not used: the image was encoded");
-        var stored = await mux.GetDatabase().StringGetAsync(tier.EmbeddingKey(hash));
-        Assert.That(stored.HasValue, Is.True);
-        Assert.That(((byte[])stored!).SequenceEqual(value), Is.False, "replaced by a good value");
+        using var stored = await RedisEmbeddingTier.ReadValueAsync(mux.GetDatabase(), tier.EmbeddingKey(hash));
+        Assert.That(stored, Is.Not.Null);
+        Assert.That(stored!.WrittenMemory.Span.SequenceEqual(value), Is.False, "replaced by a good value");
     }
 
     [Test]

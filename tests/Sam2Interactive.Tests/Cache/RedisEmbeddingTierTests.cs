@@ -112,12 +112,15 @@ public sealed class RedisEmbeddingTierTests
         await tier.PutAsync(Hash, original, CancellationToken.None);
         using var read = await tier.TryGetAsync(Hash, CancellationToken.None);
         Assert.That(read, Is.Not.Null);
+        var stored = await tier.StoredBytesAsync(Hash, CancellationToken.None);
+        var parts = await Db.HashLengthAsync(tier.EmbeddingKey(Hash));
         Assert.Multiple(() =>
         {
             Assert.That(read!.OriginalWidth, Is.EqualTo(1024));
             Assert.That(read.OriginalHeight, Is.EqualTo(768));
             Assert.That(TestEmbeddings.Flatten(read).AsSpan().SequenceEqual(TestEmbeddings.RoundedToHalf(original)), Is.True);
-            Assert.That(Db.StringLength(tier.EmbeddingKey(Hash)), Is.InRange(8L << 20, (8L << 20) + 200), "stored bytes");
+            Assert.That(stored, Is.InRange(8L << 20, (8L << 20) + 200), "stored bytes");
+            Assert.That(parts, Is.EqualTo(9), "8 MiB and its metadata in 1 MiB parts");
             Assert.That(tier.Hits, Is.EqualTo(1));
             Assert.That(tier.State, Is.EqualTo(DistributedTierState.Connected));
         });
@@ -131,10 +134,11 @@ public sealed class RedisEmbeddingTierTests
         await tier.PutAsync(Hash, original, CancellationToken.None);
         using var read = await tier.TryGetAsync(Hash, CancellationToken.None);
         Assert.That(read, Is.Not.Null);
+        var stored = await tier.StoredBytesAsync(Hash, CancellationToken.None);
         Assert.Multiple(() =>
         {
             Assert.That(TestEmbeddings.Flatten(read!).AsSpan().SequenceEqual(TestEmbeddings.Flatten(original)), Is.True);
-            Assert.That(Db.StringLength(tier.EmbeddingKey(Hash)), Is.InRange(16L << 20, (16L << 20) + 200));
+            Assert.That(stored, Is.InRange(16L << 20, (16L << 20) + 200));
         });
     }
 
@@ -147,6 +151,44 @@ public sealed class RedisEmbeddingTierTests
         using var read = await SharedTier().TryGetAsync(Hash, CancellationToken.None);
         Assert.That(read, Is.Not.Null);
         Assert.That(TestEmbeddings.Flatten(read!).AsSpan().SequenceEqual(TestEmbeddings.Flatten(original)), Is.True);
+    }
+
+    [Test]
+    public async Task PutAsync_Float16OverFloat32_NoPartOfTheOldValueLeft()
+    {
+        // 17 parts, then 9: a reader must not append the float32 value's parts 9-16 to the float16 one.
+        using var original = TestEmbeddings.Create(seed: 18);
+        await SharedTier(o => With(o, dtype: CacheDType.Float32)).PutAsync(Hash, original, CancellationToken.None);
+        var partsBefore = await Db.HashLengthAsync(SharedTier().EmbeddingKey(Hash));
+        var tier = SharedTier();
+        await tier.PutAsync(Hash, original, CancellationToken.None);
+        using var read = await tier.TryGetAsync(Hash, CancellationToken.None);
+        var partsAfter = await Db.HashLengthAsync(tier.EmbeddingKey(Hash));
+        Assert.Multiple(() =>
+        {
+            Assert.That(partsBefore, Is.EqualTo(17));
+            Assert.That(partsAfter, Is.EqualTo(9));
+            Assert.That(read, Is.Not.Null);
+            Assert.That(TestEmbeddings.Flatten(read!).AsSpan().SequenceEqual(TestEmbeddings.RoundedToHalf(original)), Is.True);
+        });
+    }
+
+    [Test]
+    public async Task TryGetAsync_MiddlePartMissing_MissAndKeyDeleted()
+    {
+        var tier = SharedTier();
+        using (var original = TestEmbeddings.Create(seed: 19))
+        {
+            await tier.PutAsync(Hash, original, CancellationToken.None);
+        }
+        await Db.HashDeleteAsync(tier.EmbeddingKey(Hash), 4);
+        using var read = await tier.TryGetAsync(Hash, CancellationToken.None);
+        Assert.Multiple(() =>
+        {
+            Assert.That(read, Is.Null);
+            Assert.That(tier.Corrupt, Is.EqualTo(1));
+            Assert.That(Db.KeyExists(tier.EmbeddingKey(Hash)), Is.False, "bad value deleted so it is recomputed");
+        });
     }
 
     [Test]
@@ -185,7 +227,7 @@ public sealed class RedisEmbeddingTierTests
         Assert.That(keys, Has.Length.EqualTo(2));
         Assert.Multiple(() =>
         {
-            Assert.That(keys[0], Is.EqualTo($"{_prefix}{{{Model}:{Hash}}}:emb"));
+            Assert.That(keys[0], Is.EqualTo($"{_prefix}{{{Model}:{Hash}}}:parts"));
             Assert.That(keys[1], Does.Match($"^{_prefix}uri:{Model}:[0-9a-f]{{64}}$"));
             Assert.That(tier.LockKey(Hash), Is.EqualTo($"{_prefix}{{{Model}:{Hash}}}:lock"));
         });
@@ -215,7 +257,7 @@ public sealed class RedisEmbeddingTierTests
         var tier = SharedTier();
         using (var original = TestEmbeddings.Create(seed: 16))
         {
-            await Db.StringSetAsync(tier.EmbeddingKey(Hash), EmbeddingEnvelopeTests.Corrupt(original, kind));
+            await RedisEmbeddingTier.WriteValueAsync(Db, tier.EmbeddingKey(Hash), EmbeddingEnvelopeTests.Corrupt(original, kind), TimeSpan.FromHours(1));
         }
         using var read = await tier.TryGetAsync(Hash, CancellationToken.None);
         Assert.Multiple(() =>
@@ -238,8 +280,11 @@ public sealed class RedisEmbeddingTierTests
         using (var read = await tier.TryGetAsync(Hash, CancellationToken.None)) Assert.That(read, Is.Null);
 
         // ...and a foreign value copied under our key (e.g. a model id collision) is rejected by the envelope check.
-        // GET + SET rather than COPY, which Garnet (the tests' fallback server) lacks.
-        await Db.StringSetAsync(tier.EmbeddingKey(Hash), await Db.StringGetAsync(other.EmbeddingKey(Hash)));
+        // Read + write rather than COPY, which Garnet (the tests' fallback server) lacks.
+        using (var foreign = await RedisEmbeddingTier.ReadValueAsync(Db, other.EmbeddingKey(Hash)))
+        {
+            await RedisEmbeddingTier.WriteValueAsync(Db, tier.EmbeddingKey(Hash), foreign!.WrittenMemory, TimeSpan.FromHours(1));
+        }
         using (var read = await tier.TryGetAsync(Hash, CancellationToken.None)) Assert.That(read, Is.Null);
         Assert.Multiple(() =>
         {

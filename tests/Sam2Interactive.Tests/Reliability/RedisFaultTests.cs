@@ -40,6 +40,6 @@ public sealed class RedisFaultTests() : LabelStudioPerTest("8")
 
         var (last, lastScene) = NewImage();
         await Traffic.ClickAndCheckAsync(server, last, lastScene);
-        await Traffic.WaitForAsync(() => Task.FromResult(redis.Command("KEYS", "*:emb") != "*0"), TimeSpan.FromSeconds(5), "an embedding written to Redis");
+        await Traffic.WaitForAsync(() => Task.FromResult(redis.Command("KEYS", "*:parts") != "*0"), TimeSpan.FromSeconds(5), "an embedding written to Redis");
     }
 }
