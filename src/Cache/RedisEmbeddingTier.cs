@@ -194,15 +194,24 @@ internal sealed class RedisEmbeddingTier : IDistributedEmbeddingTier, IDisposabl
         var parts = new Task<Lease<byte>?>[MaxParts];
         for (var i = 0; i < parts.Length; i++) parts[i] = transaction.HashGetLeaseAsync(key, i);
         await transaction.ExecuteAsync().ConfigureAwait(false);
-        var leases = new Lease<byte>?[parts.Length];
+        Lease<byte>?[] leases;
+        try
+        {
+            leases = await Task.WhenAll(parts).ConfigureAwait(false);
+        }
+        catch
+        {
+            // Give back the parts that did arrive.
+            foreach (var part in parts)
+            {
+                if (part.IsCompletedSuccessfully) part.Result?.Dispose();
+            }
+            throw;
+        }
         try
         {
             var length = 0;
-            for (var i = 0; i < parts.Length; i++)
-            {
-                leases[i] = await parts[i].ConfigureAwait(false);
-                length += leases[i]?.Length ?? 0;
-            }
+            foreach (var lease in leases) length += lease?.Length ?? 0;
             if (leases[0] is null) return null;
             var value = new PooledBytes(length);
             foreach (var lease in leases)
@@ -231,6 +240,7 @@ internal sealed class RedisEmbeddingTier : IDistributedEmbeddingTier, IDisposabl
         }, cancellationToken).ConfigureAwait(false);
         return ok ? length : 0;
     }
+
     public async Task PutAsync(string contentHash, ImageEmbedding embedding, CancellationToken cancellationToken)
     {
         CheckHash(contentHash);

@@ -217,18 +217,7 @@ internal sealed class MaskRegions(MaskOutputOptions options, ApiMetrics metrics,
         var start = Stopwatch.GetTimestamp();
         var value = new BitmaskValue { ImageDataUrl = MaskDataUrl.FromPng(MaskPng.Encode(mask)), Width = mask.Width, Height = mask.Height };
         metrics.Stage("png", start);
-        return new Region
-        {
-            Id = RegionId(),
-            FromName = control.Name,
-            ToName = target.ImageName,
-            Type = "bitmask",
-            Origin = "manual",
-            OriginalWidth = mask.Width,
-            OriginalHeight = mask.Height,
-            Value = value,
-            Score = Math.Round(mask.Score, 4),
-        };
+        return NewRegion(target, mask.Width, mask.Height, imageRotation: 0, control, "bitmask", value, Math.Round(mask.Score, 4), origin: "manual");
     }
 
     /// <summary>Pixel-edge coordinates → Label Studio's percent of the image size (0–100), 4 decimals (under 0.001 px
@@ -241,8 +230,9 @@ internal sealed class MaskRegions(MaskOutputOptions options, ApiMetrics metrics,
         return result;
     }
 
+    /// <param name="origin">Written only when set: <c>manual</c> for the prompt UI's region.</param>
     private static Region NewRegion(ImageTarget target, int width, int height, int imageRotation, LabelControl control, string type, RegionValue value,
-        double score)
+        double score, string? origin = null)
     {
         return new Region
         {
@@ -250,6 +240,7 @@ internal sealed class MaskRegions(MaskOutputOptions options, ApiMetrics metrics,
             FromName = control.Name,
             ToName = target.ImageName,
             Type = type,
+            Origin = origin,
             OriginalWidth = width,
             OriginalHeight = height,
             ImageRotation = imageRotation,
